@@ -1,0 +1,72 @@
+"""WorkflowWebhooks: one endpoint hearing several event types, as one unit in `pulumi up`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+import pulumi
+
+from .events import EventType
+from .webhook import CopyAIWebhook
+
+DEFAULT_EVENTS: tuple[EventType, ...] = (
+    EventType.WORKFLOW_RUN_STARTED,
+    EventType.WORKFLOW_RUN_COMPLETED,
+    EventType.WORKFLOW_RUN_FAILED,
+)
+
+
+class WorkflowWebhooksArgs:
+    """Inputs of WorkflowWebhooks.
+
+    :param url: the endpoint that hears every event type below.
+    :param event_types: which events (default: started, completed, failed).
+    :param workflow_id: scope the webhooks to one workflow; None hears every workflow.
+    """
+
+    def __init__(
+        self,
+        url: pulumi.Input[str],
+        event_types: Sequence[str | EventType] = DEFAULT_EVENTS,
+        workflow_id: Optional[pulumi.Input[str]] = None,
+    ) -> None:
+        self.url = url
+        self.event_types = event_types
+        self.workflow_id = workflow_id
+
+
+class WorkflowWebhooks(pulumi.ComponentResource):
+    """Registers `url` for each of `event_types`; `webhook_ids` maps event type to webhook id."""
+
+    webhooks: dict[str, CopyAIWebhook]
+    webhook_ids: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: Optional[WorkflowWebhooksArgs] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        url: Optional[pulumi.Input[str]] = None,
+        event_types: Optional[Sequence[str | EventType]] = None,
+        workflow_id: Optional[pulumi.Input[str]] = None,
+    ) -> None:
+        if args is None:
+            if url is None:
+                raise TypeError(f"WorkflowWebhooks {resource_name!r}: url is required")
+            args = WorkflowWebhooksArgs(url, event_types or DEFAULT_EVENTS, workflow_id)
+        super().__init__("copyai:index:WorkflowWebhooks", resource_name, None, opts)
+        events = [e.value if isinstance(e, EventType) else str(e) for e in args.event_types]
+        if not events:
+            raise ValueError(f"WorkflowWebhooks {resource_name!r}: event_types must name at least one event type")
+        if len(set(events)) != len(events):
+            raise ValueError(f"WorkflowWebhooks {resource_name!r}: event_types lists an event type twice: {events}")
+        child = pulumi.ResourceOptions(parent=self)
+        self.webhooks = {
+            event: CopyAIWebhook(f"{resource_name}-{event.split('.')[-1]}", args.url, event, args.workflow_id,
+                                 opts=child)
+            for event in events
+        }
+        self.webhook_ids = pulumi.Output.all(**{e: h.id for e, h in self.webhooks.items()})  # type: ignore[arg-type]
+        self.register_outputs({"webhook_ids": self.webhook_ids})

@@ -1,0 +1,87 @@
+"""Input checks for CopyAIWebhook: each returns None when fine, else a reason that names the fix."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from urllib.parse import urlsplit
+
+from .events import EVENT_TYPES
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return "url is required: give the absolute https URL that should receive the events"
+    if value != value.strip() or any(c.isspace() for c in value):
+        return f"url {value!r} contains whitespace: remove it"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        _ = parts.port  # raises on a malformed port
+    except ValueError as exc:
+        return f"url {value!r} is malformed ({exc}): give an absolute https URL"
+    if not parts.scheme or not host:
+        return f"url {value!r} is not an absolute URL: give one such as https://hooks.example.com/copyai"
+    scheme = parts.scheme.lower()
+    if scheme == "http":
+        if not is_loopback(host):
+            return (f"url {value!r} uses plain http: Copy.ai delivers events to https URLs; "
+                    "use https (plain http is accepted only for loopback hosts such as 127.0.0.1)")
+    elif scheme != "https":
+        return f"url {value!r} has scheme {parts.scheme!r}: use https"
+    if parts.username or parts.password:
+        return f"url for host {host!r} embeds credentials: put a token in the path or query instead"
+    return None
+
+
+def check_event_type(value: object) -> str | None:
+    if value in EVENT_TYPES:
+        return None
+    allowed = ", ".join(EVENT_TYPES)
+    if not isinstance(value, str) or not value:
+        return f"event_type is required: use one of {allowed}"
+    by_lower = {e.lower(): e for e in EVENT_TYPES}
+    guess = by_lower.get(value.lower()) or next(
+        iter(difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)), None
+    )
+    hint = f"did you mean {by_lower.get(guess, guess)!r}? " if guess else ""
+    return f"event_type {value!r} is not a Copy.ai event type: {hint}use one of {allowed}"
+
+
+def check_workflow_id(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        return f"workflow_id must be a string such as 'WCFG-...', got {type(value).__name__}"
+    if value != value.strip() or any(c.isspace() for c in value):
+        return f"workflow_id {value!r} contains whitespace: copy the id exactly from the workflow's API tab"
+    if "/" in value:
+        return f"workflow_id {value!r} contains '/': give the bare id (e.g. WCFG-...), not a URL or path"
+    return None
+
+
+def check_import_id(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or any(c.isspace() for c in value) or "/" in value:
+        return f"import_id {value!r} must be a Copy.ai webhook id, without whitespace or '/'"
+    return None
+
+
+CHECKS = {
+    "url": check_url,
+    "event_type": check_event_type,
+    "workflow_id": check_workflow_id,
+    "import_id": check_import_id,
+}

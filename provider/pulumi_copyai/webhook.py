@@ -1,0 +1,83 @@
+"""CopyAIWebhook: one Copy.ai webhook as a Pulumi resource."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from .events import EventType
+from .provider import CopyAIWebhookProvider
+
+_PROVIDER = CopyAIWebhookProvider()
+
+
+class CopyAIWebhookArgs:
+    """The inputs of a CopyAIWebhook.
+
+    :param url: the absolute https URL that receives the events (plain http only for loopback hosts).
+    :param event_type: one of `EventType` (e.g. "workflowRun.completed").
+    :param workflow_id: only hear this workflow's events (e.g. "WCFG-..."); None or "" hears every workflow.
+    :param import_id: adopt an existing webhook with this id instead of registering a new one; its
+        url, event type and workflow must match the declared ones.
+    """
+
+    def __init__(
+        self,
+        url: pulumi.Input[str],
+        event_type: pulumi.Input[str | EventType],
+        workflow_id: Optional[pulumi.Input[str]] = None,
+        import_id: Optional[pulumi.Input[str]] = None,
+    ) -> None:
+        self.url = url
+        self.event_type = event_type
+        self.workflow_id = workflow_id
+        self.import_id = import_id
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, pulumi.Output):
+        return value.apply(lambda v: v.value if isinstance(v, Enum) else v)
+    return value
+
+
+class CopyAIWebhook(Resource, module="copyai", name="CopyAIWebhook"):
+    """A Copy.ai webhook: `url` hears `event_type` events, of one workflow or of all.
+
+    The resource id is the Copy.ai webhook id. Copy.ai has no update API, so changing `url`,
+    `event_type` or `workflow_id` replaces the webhook (use `delete_before_replace=True` to avoid
+    two live webhooks for a moment).
+    """
+
+    url: pulumi.Output[str]
+    event_type: pulumi.Output[str]
+    workflow_id: pulumi.Output[Optional[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        url: pulumi.Input[str] | CopyAIWebhookArgs | None = None,
+        event_type: Optional[pulumi.Input[str | EventType]] = None,
+        workflow_id: Optional[pulumi.Input[str]] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        import_id: Optional[pulumi.Input[str]] = None,
+        args: Optional[CopyAIWebhookArgs] = None,
+    ) -> None:
+        if isinstance(url, CopyAIWebhookArgs):
+            args, url = url, None
+        if args is not None:
+            if url is not None or event_type is not None or workflow_id is not None or import_id is not None:
+                raise TypeError(f"CopyAIWebhook {resource_name!r}: pass either a CopyAIWebhookArgs or keyword inputs")
+            url, event_type, workflow_id, import_id = args.url, args.event_type, args.workflow_id, args.import_id
+        props = {
+            "url": url,
+            "event_type": _plain(event_type),
+            "workflow_id": workflow_id,
+            "import_id": import_id,
+        }
+        super().__init__(_PROVIDER, resource_name, props, opts)
