@@ -38,11 +38,16 @@ class CopyAIWebhookArgs:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
+    """Enums become their string value and "" becomes None, also inside Outputs."""
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, Enum):
+            return v.value
+        return None if v == "" else v
+
     if isinstance(value, pulumi.Output):
-        return value.apply(lambda v: v.value if isinstance(v, Enum) else v)
-    return value
+        return value.apply(convert)
+    return convert(value)
 
 
 class CopyAIWebhook(Resource, module="copyai", name="CopyAIWebhook"):
@@ -77,7 +82,7 @@ class CopyAIWebhook(Resource, module="copyai", name="CopyAIWebhook"):
         props = {
             "url": url,
             "event_type": _plain(event_type),
-            "workflow_id": workflow_id,
-            "import_id": import_id,
+            "workflow_id": _plain(workflow_id),
+            "import_id": _plain(import_id),
         }
         super().__init__(_PROVIDER, resource_name, props, opts)
