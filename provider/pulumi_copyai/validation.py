@@ -1,4 +1,7 @@
-"""Input checks for CopyAIWebhook: each returns None when fine, else a reason that names the fix."""
+"""Input checks for CopyAIWebhook: each returns None when fine, else a reason that names the fix.
+
+Reasons about `url` never repeat the whole URL: it may carry a token (and be a secret).
+"""
 
 from __future__ import annotations
 
@@ -24,22 +27,22 @@ def check_url(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return "url is required: give the absolute https URL that should receive the events"
     if value != value.strip() or any(c.isspace() for c in value):
-        return f"url {value!r} contains whitespace: remove it"
+        return "url contains whitespace: remove it (percent-encode it as %20 where it belongs in the URL)"
     try:
         parts = urlsplit(value)
         host = parts.hostname
         _ = parts.port  # raises on a malformed port
     except ValueError as exc:
-        return f"url {value!r} is malformed ({exc}): give an absolute https URL"
+        return f"url is malformed ({exc}): give an absolute https URL"
     if not parts.scheme or not host:
-        return f"url {value!r} is not an absolute URL: give one such as https://hooks.example.com/copyai"
+        return "url is not an absolute URL: give one with scheme and host, such as https://hooks.example.com/copyai"
     scheme = parts.scheme.lower()
     if scheme == "http":
         if not is_loopback(host):
-            return (f"url {value!r} uses plain http: Copy.ai delivers events to https URLs; "
+            return (f"url uses plain http for host {host!r}: Copy.ai delivers events to https URLs; "
                     "use https (plain http is accepted only for loopback hosts such as 127.0.0.1)")
     elif scheme != "https":
-        return f"url {value!r} has scheme {parts.scheme!r}: use https"
+        return f"url has scheme {parts.scheme!r}: use https"
     if parts.username or parts.password:
         return f"url for host {host!r} embeds credentials: put a token in the path or query instead"
     return None

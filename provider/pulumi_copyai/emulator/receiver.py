@@ -1,0 +1,54 @@
+"""`copyai-receiver`: a local endpoint that prints every webhook event it receives as a JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+
+def create_receiver_app(events: list[dict[str, Any]] | None = None, out: Any = None) -> Any:
+    """An ASGI app that answers 200 to any POST and records the JSON body it got."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    received = events if events is not None else []
+
+    async def receive(request: Request) -> JSONResponse:
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        event = {"path": request.url.path, "received": time.time(), "body": body}
+        received.append(event)
+        if out is not None:
+            print(json.dumps(event), file=out, flush=True)
+        return JSONResponse({"ok": True})
+
+    async def list_events(request: Request) -> JSONResponse:
+        return JSONResponse({"events": received})
+
+    return Starlette(routes=[
+        Route("/_events", list_events, methods=["GET"]),
+        Route("/{path:path}", receive, methods=["POST"]),
+    ])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="copyai-receiver", description="Print Copy.ai webhook events as JSON lines.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8788)
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    print(f"copyai-receiver listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    uvicorn.run(create_receiver_app(out=sys.stdout), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
