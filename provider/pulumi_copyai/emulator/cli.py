@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(Store(args.db), keys, FaultInjector(args.seed), run_seconds=args.run_seconds)
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only then (else keep-alive
+    # requests stall ~40 ms on delayed ACKs).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
