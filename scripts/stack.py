@@ -42,7 +42,7 @@ def _spawn(name: str, cmd: list[str], health: str) -> None:
     if _alive(health):
         return
     STATE.mkdir(exist_ok=True)
-    log = open(STATE / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+    log = open(STATE / f"{name}.log", "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
     (STATE / f"{name}.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + 15

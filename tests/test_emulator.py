@@ -121,7 +121,7 @@ def test_concurrent_registrations_are_all_kept(emu: Emulator) -> None:
         try:
             for i in range(10):
                 register(emu, url=f"https://hooks.example.com/{n}/{i}")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]

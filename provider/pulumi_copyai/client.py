@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, NewConnectionError
 from urllib3.util.retry import Retry
 
 DEFAULT_BASE_URL = "https://api.copy.ai/api"
@@ -41,6 +41,7 @@ class CopyAIError(Exception):
         error_code: str | None = None,
         details: Any = None,
         ambiguous: bool = False,
+        timed_out: bool = False,
     ) -> None:
         self.operation = operation
         self.status = status
@@ -48,6 +49,8 @@ class CopyAIError(Exception):
         self.details = details
         #: True when the request may have been applied although no answer arrived.
         self.ambiguous = ambiguous
+        #: True when no answer came in time (the server may still be applying the request).
+        self.timed_out = timed_out
         parts = [f"Copy.ai {operation} failed"]
         if status is not None:
             parts.append(f"HTTP {status}" + (f" {error_code}" if error_code else ""))
@@ -105,7 +108,7 @@ class Webhook:
     workflow_id: str | None
 
     @classmethod
-    def from_api(cls, data: Any, operation: str) -> "Webhook":
+    def from_api(cls, data: Any, operation: str) -> Webhook:
         if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not data.get("id"):
             raise CopyAIResponseError(operation, f"expected a webhook object with an id, got {_preview(data)}")
         return cls(
@@ -138,7 +141,14 @@ class _Retry(Retry):
         return method.upper() in _IDEMPOTENT
 
     def parse_retry_after(self, retry_after: str) -> float:
-        return min(super().parse_retry_after(retry_after), self.MAX_RETRY_AFTER)
+        try:
+            seconds = super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            try:  # tolerate fractional seconds; ignore anything else and use the backoff
+                seconds = max(0.0, float(retry_after))
+            except ValueError:
+                seconds = 0.0
+        return min(seconds, self.MAX_RETRY_AFTER)
 
 
 class CopyAIClient:
@@ -216,14 +226,16 @@ class CopyAIClient:
         except requests.exceptions.Timeout as exc:
             raise CopyAIConnectionError(
                 operation, f"{method} {url}: no answer within {self.timeout[1]:g}s ({_root_cause(exc)})",
-                ambiguous=method == "POST",
+                ambiguous=method == "POST", timed_out=True,
             ) from None
         except requests.RequestException as exc:
-            raise CopyAIConnectionError(operation, f"{method} {url}: {_root_cause(exc)}", ambiguous=method == "POST")
+            raise CopyAIConnectionError(
+                operation, f"{method} {url}: {_root_cause(exc)}", ambiguous=method == "POST"
+            ) from None
         with resp:
             try:
                 raw = resp.raw.read(self.max_body_bytes + 1, decode_content=True)
-            except Exception as exc:  # noqa: BLE001 - any read failure means no usable answer
+            except Exception as exc:
                 raise CopyAIConnectionError(
                     operation, f"{method} {url}: the answer was cut off ({_root_cause(exc)})",
                     ambiguous=method == "POST",
@@ -288,8 +300,9 @@ class CopyAIClient:
         """Register a webhook exactly once, even when an answer is lost.
 
         A normal call is one POST. After an ambiguous failure, the paginated list is searched for
-        a webhook with the same url, event type and workflow; if found it is adopted, otherwise the
-        POST is sent again (at most `attempts` POSTs in all).
+        a webhook with the same url, event type and workflow; if found it is adopted. After a
+        timeout the server may still be applying the POST, so the list is searched again for up to
+        one more timeout period. Only then is the POST sent again (at most `attempts` POSTs).
         """
         for attempt in range(1, attempts + 1):
             try:
@@ -298,19 +311,25 @@ class CopyAIClient:
                 if not exc.ambiguous:
                     raise
                 failure = exc
-            time.sleep(self.backoff * attempt * (1 + random.random()))
-            try:
-                found = self.find_webhooks(url, event_type, workflow_id)
-            except CopyAIError as lookup:
-                raise CopyAIError(
-                    "register webhook",
-                    f"{failure}; then looking for it in the webhook list failed too ({lookup}). "
-                    "The webhook may exist without being in the stack: run `pulumi refresh` and "
-                    "`pulumi up` again once the API answers",
-                    status=failure.status, error_code=failure.error_code,
-                ) from None
-            if found:
-                return found[-1]
+            settle_until = time.monotonic() + (self.timeout[1] if failure.timed_out else 0.0)
+            delay = self.backoff * attempt
+            while True:
+                time.sleep(delay * (1 + random.random()))
+                try:
+                    found = self.find_webhooks(url, event_type, workflow_id)
+                except CopyAIError as lookup:
+                    raise CopyAIError(
+                        "register webhook",
+                        f"{failure}; then looking for it in the webhook list failed too ({lookup}). "
+                        "The webhook may exist without being in the stack: run `pulumi refresh` and "
+                        "`pulumi up` again once the API answers",
+                        status=failure.status, error_code=failure.error_code,
+                    ) from None
+                if found:
+                    return found[-1]
+                if time.monotonic() >= settle_until:
+                    break
+                delay = min(delay * 2, 2.0)
         raise failure
 
     def get_webhook(self, webhook_id: str) -> Webhook:

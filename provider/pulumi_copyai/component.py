@@ -68,5 +68,5 @@ class WorkflowWebhooks(pulumi.ComponentResource):
                                  opts=child)
             for event in events
         }
-        self.webhook_ids = pulumi.Output.all(**{e: h.id for e, h in self.webhooks.items()})  # type: ignore[arg-type]
+        self.webhook_ids = pulumi.Output.all(**{e: h.id for e, h in self.webhooks.items()})
         self.register_outputs({"webhook_ids": self.webhook_ids})

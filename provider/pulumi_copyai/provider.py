@@ -47,7 +47,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
 
     @classmethod
-    def resolve(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "Settings":
+    def resolve(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
         """Stack config (`copyai:*`) first, then COPYAI_* environment variables, then defaults."""
         config = config or {}
         environ = os.environ if environ is None else environ

@@ -20,13 +20,9 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MODES = ("status", "latency", "drop_after_commit", "non_json", "oversized")
 
@@ -45,7 +41,7 @@ class Fault:
     hits: int = 0
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> "Fault":
+    def from_json(cls, body: dict[str, Any]) -> Fault:
         mode = body.get("mode")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -136,6 +132,28 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
+async def _buffered(receive: Receive) -> Receive:
+    """Read the request body now and replay it to the app later."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await receive()
+
+    return replay
+
+
 def _abort_connection(send: Send) -> bool:
     """Abort the TCP connection under this request (uvicorn keeps the transport on the send's owner)."""
     transport = getattr(getattr(send, "__self__", None), "transport", None)
@@ -181,13 +199,16 @@ class FaultMiddleware:
         for fault in self.injector.pick(scope["method"], scope["path"]):
             outcome["fault"] = fault.mode if outcome["fault"] is None else f"{outcome['fault']}+{fault.mode}"
             if fault.mode == "latency":
+                # Take the whole request first: a slow server still applies a request whose
+                # client gave up waiting, which is what makes timeouts ambiguous.
+                receive = await _buffered(receive)
                 await asyncio.sleep(fault.seconds)
             elif fault.mode == "status":
                 headers = [(b"content-type", b"application/json")]
                 if fault.retry_after is not None:
                     headers.append((b"retry-after", str(fault.retry_after).encode()))
                 code = {429: "RATE_LIMITED", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}
-                body = {"status": "error", "errorCode": code.get(fault.status, f"HTTP_{fault.status}")}
+                body: dict[str, Any] = {"status": "error", "errorCode": code.get(fault.status, f"HTTP_{fault.status}")}
                 if fault.status == 422:
                     body["details"] = {"injected": "fault injected by the emulator"}
                 await _respond(send, fault.status, _json_body(body), headers)

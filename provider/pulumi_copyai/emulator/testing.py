@@ -39,7 +39,7 @@ class Emulator:
         self.output: list[str] = []
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self, timeout: float = 20.0) -> "Emulator":
+    def start(self, timeout: float = 20.0) -> Emulator:
         cmd = [sys.executable, "-m", "pulumi_copyai.emulator.cli", "--port", str(self.port),
                "--api-key", self.api_key, "--run-seconds", str(self.run_seconds), *self.extra_args]
         if self.db:
@@ -89,7 +89,7 @@ class Emulator:
                 self._proc.wait()
         self._proc = None
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:

@@ -1,0 +1,130 @@
+"""The provider's methods called directly, against the emulator (no engine)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
+from pulumi.output import Unknown
+
+from pulumi_copyai.client import CopyAIError
+from pulumi_copyai.emulator.testing import Emulator
+from pulumi_copyai.provider import REPLACE_ON_CHANGE, CopyAIWebhookProvider, Settings
+from tests.conftest import API_KEY
+
+URL = "https://hooks.example.com/copyai"
+
+
+@pytest.fixture
+def provider(emu: Emulator) -> Iterator[CopyAIWebhookProvider]:
+    p = CopyAIWebhookProvider()
+    p.configure(ConfigureRequest(Config({"copyai:apiKey": API_KEY, "copyai:baseUrl": emu.base_url}, "proj")))
+    yield p
+    assert vars(p) == {}, "the provider object must carry no state (it is pickled into every resource)"
+
+
+def props(**kw: Any) -> dict[str, Any]:
+    return {"url": URL, "event_type": "workflowRun.completed", "workflow_id": None, "import_id": None, **kw}
+
+
+def test_check_accepts_good_input_and_normalizes_empty_workflow(provider: CopyAIWebhookProvider,
+                                                                emu: Emulator) -> None:
+    result = provider.check({}, props(workflow_id="", import_id=""))
+    assert result.failures == []
+    assert result.inputs == props()
+    assert emu.requests() == []  # check makes no API call
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("url", "http://hooks.example.com/x", "use https"),
+        ("url", "ftp://hooks.example.com/x", "scheme 'ftp'"),
+        ("url", "hooks.example.com/x", "not an absolute URL"),
+        ("url", "", "url is required"),
+        ("url", "https://hooks.example.com/a b", "whitespace"),
+        ("url", "https://user:pw@hooks.example.com/", "embeds credentials"),
+        ("url", "https://hooks.example.com:99999/", "malformed"),
+        ("event_type", "workflowrun.completed", "did you mean 'workflowRun.completed'"),
+        ("event_type", "workflowRun.complete", "did you mean 'workflowRun.completed'"),
+        ("event_type", "run.done", "use one of workflowRun.started"),
+        ("event_type", None, "event_type is required"),
+        ("workflow_id", "WCFG 1", "whitespace"),
+        ("workflow_id", "workflows/WCFG-1", "contains '/'"),
+        ("workflow_id", 7, "must be a string"),
+        ("import_id", "a/b", "import_id"),
+    ],
+)
+def test_check_failures_name_the_property_and_the_fix(
+    provider: CopyAIWebhookProvider, field: str, value: Any, needle: str
+) -> None:
+    failures = provider.check({}, props(**{field: value})).failures
+    assert [f.property for f in failures] == [field]
+    assert needle in failures[0].reason
+
+
+def test_check_lets_unknowns_through(provider: CopyAIWebhookProvider) -> None:
+    unknown = Unknown()
+    result = provider.check({}, props(url=unknown, event_type=unknown))
+    assert result.failures == [] and result.inputs["url"] is unknown
+
+
+@pytest.mark.parametrize("loopback", ["http://127.0.0.1:8080/x", "http://localhost/x", "http://[::1]:9/x"])
+def test_plain_http_is_fine_for_loopback(provider: CopyAIWebhookProvider, loopback: str) -> None:
+    assert provider.check({}, props(url=loopback)).failures == []
+
+
+def test_diff_replaces_on_each_field_and_only_then(provider: CopyAIWebhookProvider) -> None:
+    olds = {"url": URL, "event_type": "workflowRun.completed", "workflow_id": None, "__provider": "x"}
+    same = provider.diff("id1", olds, props(workflow_id="", __provider="y"))
+    assert same.changes is False and same.replaces == []
+    for field, value in (("url", URL + "/v2"), ("event_type", "workflowRun.failed"), ("workflow_id", "WCFG-2")):
+        result = provider.diff("id1", olds, props(**{field: value}))
+        assert result.changes is True and result.replaces == [field]
+    assert provider.diff("id1", olds, props(url=Unknown())).replaces == ["url"]
+    assert provider.diff("id1", olds, props(import_id="id1")).changes is False
+    assert provider.diff("id1", olds, props(import_id="id2")).replaces == ["import_id"]
+    assert REPLACE_ON_CHANGE == ("url", "event_type", "workflow_id")
+
+
+def test_create_read_delete_one_call_each(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
+    created = provider.create(props(workflow_id="WCFG-1"))
+    assert created.outs == {"url": URL, "event_type": "workflowRun.completed", "workflow_id": "WCFG-1"}
+    read = provider.read(created.id, created.outs)
+    assert (read.id, read.outs) == (created.id, created.outs)
+    provider.delete(created.id, created.outs)
+    gone = provider.read(created.id, created.outs)
+    assert gone.id is None and gone.outs == {}
+    provider.delete(created.id, created.outs)  # already gone: fine
+    assert [(r["method"], r["status"]) for r in emu.requests()] == [
+        ("POST", 200), ("GET", 200), ("DELETE", 200), ("GET", 404), ("DELETE", 404)]
+
+
+@pytest.mark.parametrize("status", [401, 403, 500])
+def test_read_errors_are_never_gone(provider: CopyAIWebhookProvider, emu: Emulator, status: int) -> None:
+    created = provider.create(props())
+    emu.arm("status", status=status, count=10, methods=["GET"])
+    with pytest.raises(CopyAIError) as err:
+        provider.read(created.id, created.outs)
+    assert err.value.status == status
+
+
+def test_adopt_checks_fields(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
+    existing = provider.create(props(event_type="workflowRun.started"))
+    with pytest.raises(CopyAIError, match="event_type is 'workflowRun.started' at Copy.ai"):
+        provider.create(props(import_id=existing.id))
+    adopted = provider.create(props(event_type="workflowRun.started", import_id=existing.id))
+    assert adopted.id == existing.id and len(emu.webhooks()) == 1
+
+
+def test_settings_prefer_stack_config_then_environment() -> None:
+    env = {"COPYAI_API_KEY": "env-key", "COPYAI_BASE_URL": "http://127.0.0.1:1/api", "COPYAI_TIMEOUT_SECONDS": "7"}
+    assert Settings.resolve({}, env) == Settings("http://127.0.0.1:1/api", "env-key", 7.0)
+    assert Settings.resolve({"copyai:apiKey": "cfg-key", "copyai:baseUrl": None}, env).api_key == "cfg-key"
+    assert Settings.resolve({}, {}) == Settings("https://api.copy.ai/api", None, 30.0)
+    assert "env-key" not in repr(Settings.resolve({}, env))
+    with pytest.raises(CopyAIError, match="copyai:timeoutSeconds must be a number"):
+        Settings.resolve({"copyai:timeoutSeconds": "soon"}, {})
