@@ -20,10 +20,10 @@ emulator-stop:
 	@$(ENV) python scripts/stack.py emulator-stop
 
 test: bootstrap
-	@$(ENV) ruff check provider tests scripts bench __main__.py && mypy && pytest
+	@$(ENV) ruff check . && mypy && pytest
 
 lint: bootstrap
-	@$(ENV) ruff check provider tests scripts bench __main__.py && mypy
+	@$(ENV) ruff check . && mypy
 
 bench: bootstrap
 	@$(ENV) python bench/bench.py
