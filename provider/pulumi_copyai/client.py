@@ -302,7 +302,7 @@ class CopyAIClient:
         A normal call is one POST. After an ambiguous failure, the paginated list is searched for
         a webhook with the same url, event type and workflow; if found it is adopted. After a
         timeout the server may still be applying the POST, so the list is searched again for up to
-        one more timeout period. Only then is the POST sent again (at most `attempts` POSTs).
+        two more timeout periods. Only then is the POST sent again (at most `attempts` POSTs).
         """
         for attempt in range(1, attempts + 1):
             try:
@@ -311,7 +311,7 @@ class CopyAIClient:
                 if not exc.ambiguous:
                     raise
                 failure = exc
-            settle_until = time.monotonic() + (self.timeout[1] if failure.timed_out else 0.0)
+            settle_until = time.monotonic() + (2 * self.timeout[1] if failure.timed_out else 0.0)
             delay = self.backoff * attempt
             while True:
                 time.sleep(delay * (1 + random.random()))
