@@ -31,8 +31,13 @@ class WorkflowWebhooksArgs:
         event_types: Sequence[str | EventType] = DEFAULT_EVENTS,
         workflow_id: Optional[pulumi.Input[str]] = None,
     ) -> None:
+        events = [e.value if isinstance(e, EventType) else str(e) for e in event_types]
+        if not events:
+            raise ValueError("WorkflowWebhooks: event_types must name at least one event type")
+        if len(set(events)) != len(events):
+            raise ValueError(f"WorkflowWebhooks: event_types lists an event type twice: {events}")
         self.url = url
-        self.event_types = event_types
+        self.event_types: list[str] = events
         self.workflow_id = workflow_id
 
 
@@ -55,18 +60,13 @@ class WorkflowWebhooks(pulumi.ComponentResource):
         if args is None:
             if url is None:
                 raise TypeError(f"WorkflowWebhooks {resource_name!r}: url is required")
-            args = WorkflowWebhooksArgs(url, event_types or DEFAULT_EVENTS, workflow_id)
+            args = WorkflowWebhooksArgs(url, DEFAULT_EVENTS if event_types is None else event_types, workflow_id)
         super().__init__("copyai:index:WorkflowWebhooks", resource_name, None, opts)
-        events = [e.value if isinstance(e, EventType) else str(e) for e in args.event_types]
-        if not events:
-            raise ValueError(f"WorkflowWebhooks {resource_name!r}: event_types must name at least one event type")
-        if len(set(events)) != len(events):
-            raise ValueError(f"WorkflowWebhooks {resource_name!r}: event_types lists an event type twice: {events}")
         child = pulumi.ResourceOptions(parent=self)
         self.webhooks = {
             event: CopyAIWebhook(f"{resource_name}-{event.split('.')[-1]}", args.url, event, args.workflow_id,
                                  opts=child)
-            for event in events
+            for event in args.event_types
         }
         self.webhook_ids = pulumi.Output.all(**{e: h.id for e, h in self.webhooks.items()})
         self.register_outputs({"webhook_ids": self.webhook_ids})
