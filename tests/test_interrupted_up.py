@@ -32,6 +32,24 @@ def program() -> None:
         CopyAIWebhook(f"hook-{i:02d}", url=f"https://hooks.example.com/k/{i}", event_type="workflowRun.completed")
 
 
+def descendants(root: int) -> list[int]:
+    """Every process under `root` (the CLI, the program, the provider plugin and its python)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
 def repair_file_backend(backend: Path) -> None:
     """README recovery step for file backends: a checkpoint sidecar cut short by the kill."""
     for attrs in (backend / ".pulumi" / "stacks").rglob("*.attrs"):
@@ -53,7 +71,11 @@ def test_sigkill_mid_up_then_recover_converges(emu: Emulator, new_stack: Callabl
     while len(emu.webhooks()) < 12:
         assert proc.poll() is None and time.monotonic() < deadline, "the update ended before it could be killed"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the CLI, the program and the provider process, all at once
+    for pid in descendants(proc.pid):  # the CLI, the program and the provider process, all at once
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.wait()
     time.sleep(1.0)  # POSTs already on the wire still land at the API
     emu.disarm()
