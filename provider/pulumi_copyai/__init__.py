@@ -21,8 +21,9 @@ from .events import EVENT_TYPES, EventType
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .client import CopyAIClient, CopyAIError
+    from .client import CopyAIClient
     from .component import WorkflowWebhooks, WorkflowWebhooksArgs
+    from .errors import CopyAIError
     from .webhook import CopyAIWebhook, CopyAIWebhookArgs
 
 _LAZY = {
@@ -31,7 +32,7 @@ _LAZY = {
     "WorkflowWebhooks": "component",
     "WorkflowWebhooksArgs": "component",
     "CopyAIClient": "client",
-    "CopyAIError": "client",
+    "CopyAIError": "errors",
 }
 
 

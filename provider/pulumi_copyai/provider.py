@@ -7,11 +7,9 @@ in this module, with one lazily built `CopyAIClient` per provider process.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -24,48 +22,19 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from .client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_SECONDS, CopyAIClient, CopyAIError, CopyAINotFoundError, Webhook
+from .errors import CopyAIError, CopyAINotFoundError
+from .settings import CONFIG_KEYS, Settings
 from .validation import CHECKS
+
+if TYPE_CHECKING:  # the HTTP client (requests) is imported on first API call, not at start-up
+    from .client import CopyAIClient, Webhook
 
 #: Copy.ai has no update endpoint: a change to any of these registers a new webhook.
 REPLACE_ON_CHANGE: tuple[str, ...] = ("url", "event_type", "workflow_id")
 #: The properties kept as outputs; `read` reports exactly these, so refresh shows no spurious change.
 OUTPUTS: tuple[str, ...] = REPLACE_ON_CHANGE
 
-#: The stack config keys the provider reads (namespace `copyai`).
-CONFIG_KEYS: tuple[str, ...] = ("apiKey", "baseUrl", "timeoutSeconds")
-
 _UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Provider configuration; `api_key` is excluded from repr so it never reaches a log."""
-
-    base_url: str = DEFAULT_BASE_URL
-    api_key: str | None = field(default=None, repr=False)
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-
-    @classmethod
-    def resolve(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-        """Stack config (`copyai:*`) first, then COPYAI_* environment variables, then defaults."""
-        config = config or {}
-        environ = os.environ if environ is None else environ
-
-        def pick(key: str, env: str) -> Any:
-            value = config.get(f"copyai:{key}")
-            return value if value not in (None, "") else environ.get(env) or None
-
-        raw_timeout = pick("timeoutSeconds", "COPYAI_TIMEOUT_SECONDS")
-        try:
-            timeout = float(raw_timeout) if raw_timeout is not None else DEFAULT_TIMEOUT_SECONDS
-        except ValueError:
-            raise CopyAIError("configure", f"copyai:timeoutSeconds must be a number, got {raw_timeout!r}") from None
-        return cls(
-            base_url=str(pick("baseUrl", "COPYAI_BASE_URL") or DEFAULT_BASE_URL),
-            api_key=pick("apiKey", "COPYAI_API_KEY"),
-            timeout=timeout,
-        )
 
 
 class _Process:
@@ -77,6 +46,8 @@ class _Process:
         self.clients: dict[Settings, CopyAIClient] = {}
 
     def client(self) -> CopyAIClient:
+        from .client import CopyAIClient
+
         settings = Settings.resolve(self.config)
         with self.lock:
             client = self.clients.get(settings)

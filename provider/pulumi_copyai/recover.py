@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import CopyAIClient, Webhook
-from .provider import CONFIG_KEYS, OUTPUTS, Settings
+from .provider import OUTPUTS
+from .settings import CONFIG_KEYS, Settings
 
 TYPE_SUFFIX = "dynamic/copyai:CopyAIWebhook"
 
