@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,8 @@ from .faults import Fault, FaultInjector, FaultMiddleware
 from .store import Store
 
 log = logging.getLogger("copyai-emulator")
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 #: startVariables key that makes an emulated run fail instead of completing.
 FAIL_VARIABLE = "emulatorOutcome"
@@ -122,16 +124,19 @@ def create_app(
     injector = injector or FaultInjector()
     deliverer = Deliverer()
 
-    def authorized(request: Request) -> bool:
-        return request.headers.get("x-copy-ai-api-key") in keys
+    def api(handler: Handler) -> Handler:
+        """An /api route: 401 unless `x-copy-ai-api-key` is one of the emulator's keys."""
 
-    def unauthorized() -> JSONResponse:
-        return _error(401, "UNAUTHORIZED", {"x-copy-ai-api-key": "missing or not a valid API key"})
+        async def guarded(request: Request) -> Response:
+            if request.headers.get("x-copy-ai-api-key") not in keys:
+                return _error(401, "UNAUTHORIZED", {"x-copy-ai-api-key": "missing or not a valid API key"})
+            return await handler(request)
+
+        return guarded
 
     # -- webhooks ---------------------------------------------------------------------------
+    @api
     async def register_webhook(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         body = await _json_object(request)
         if isinstance(body, JSONResponse):
             return body
@@ -141,9 +146,8 @@ def create_app(
         hook = store.add_webhook(body["url"], body["eventType"], body.get("workflowId") or "")
         return _success(hook.to_api())
 
+    @api
     async def list_webhooks(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         details: dict[str, str] = {}
         values: dict[str, int] = {}
         for name, default, low, high in (("page", 0, 0, None), ("size", 10, 1, 100)):
@@ -160,15 +164,13 @@ def create_app(
         total, hooks = store.list_webhooks(values["page"], values["size"])
         return JSONResponse({"total": total, "data": [h.to_api(empty_workflow=None) for h in hooks]})
 
+    @api
     async def get_webhook(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         hook = store.get_webhook(request.path_params["webhook_id"])
         return _success(hook.to_api()) if hook else _not_found()
 
+    @api
     async def delete_webhook(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         if not store.delete_webhook(request.path_params["webhook_id"]):
             return _not_found()
         return JSONResponse({"status": "success"})
@@ -188,9 +190,8 @@ def create_app(
         event = "workflowRun.failed" if failed else "workflowRun.completed"
         deliverer.deliver(targets(event, workflow_id), {"type": event, **base, "result": output})
 
+    @api
     async def start_run(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         body = await _json_object(request)
         if isinstance(body, JSONResponse):
             return body
@@ -204,15 +205,13 @@ def create_app(
         threading.Thread(target=run_workflow, args=(workflow_id, run_id, variables, metadata), daemon=True).start()
         return _success({"id": run_id})
 
+    @api
     async def get_run(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         run = store.get_run(request.path_params["workflow_id"], request.path_params["run_id"])
         return _success(run) if run else _not_found()
 
+    @api
     async def list_runs(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         return _success(store.list_runs(request.path_params["workflow_id"]))
 
     # -- admin ------------------------------------------------------------------------------
