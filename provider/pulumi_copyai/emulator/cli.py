@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        sock.listen(128)  # connections made right after the address is printed wait in the backlog
     except OSError as exc:
         sys.exit(f"copyai-emulator: cannot bind {args.host}:{args.port}: {exc.strerror}")
     host, port = sock.getsockname()[:2]
