@@ -129,3 +129,21 @@ def test_a_secret_url_stays_secret(emu: Emulator, new_stack: Callable[..., Engin
     assert token not in json.dumps(stack.export())
     assert [h["url"] for h in emu.webhooks()] == [f"https://hooks.example.com/c?token={token}"]
     stack.destroy()
+
+
+def test_a_bad_secret_url_is_reported_without_revealing_it(
+    emu: Emulator, new_stack: Callable[..., EngineStack]
+) -> None:
+    token = "tok-91aa2c"
+
+    def program() -> None:
+        CopyAIWebhook("secret-hook", url=pulumi.Output.secret(f"http://hooks.example.com/c?token={token}"),
+                      event_type="workflowRun.completed")
+
+    stack = new_stack(program, env=emu.env())
+    with pytest.raises(auto.CommandError) as err:
+        stack.preview()
+    message = str(err.value)
+    assert "url uses plain http for host 'hooks.example.com'" in message
+    assert token not in message
+    assert emu.webhooks() == []
