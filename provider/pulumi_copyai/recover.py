@@ -63,8 +63,21 @@ class Pulumi:
         return values
 
 
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def _plain(value: Any) -> Any:
+    """A value of `pulumi stack export --show-secrets`, with its secret wrapper removed."""
+    if isinstance(value, dict) and value.get(SECRET_SIG) and "plaintext" in value:
+        return json.loads(value["plaintext"])
+    return value
+
+
 def plan(deployment: dict[str, Any], hooks: list[Webhook]) -> Plan:
-    """Match pending creates of CopyAIWebhook to unowned webhooks at the API."""
+    """Match pending creates of CopyAIWebhook to unowned webhooks at the API.
+
+    `deployment` comes from `pulumi stack export --show-secrets`, so a secret url can be matched.
+    """
     owned = {r.get("id") for r in deployment.get("resources") or [] if r["type"].endswith(TYPE_SUFFIX)}
     free = [h for h in hooks if h.id not in owned]
     imports: list[tuple[str, str]] = []
@@ -75,7 +88,7 @@ def plan(deployment: dict[str, Any], hooks: list[Webhook]) -> Plan:
         if op.get("type") != "creating" or not str(res.get("type", "")).endswith(TYPE_SUFFIX):
             others += 1
             continue
-        inputs = res.get("inputs") or {}
+        inputs = {k: _plain(v) for k, v in (res.get("inputs") or {}).items()}
         if inputs.get("import_id"):
             match = next((h for h in free if h.id == inputs["import_id"]), None)
         else:
@@ -116,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     pulumi = Pulumi(args.stack, args.cwd)
-    exported = json.loads(pulumi.run("stack", "export").stdout)
+    exported = json.loads(pulumi.run("stack", "export").stdout)  # secrets stay encrypted: this is re-imported
     deployment = exported.get("deployment") or {}
     pending = deployment.get("pending_operations") or []
     if not pending:
@@ -124,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     settings = Settings.resolve(pulumi.config())
     client = CopyAIClient(settings.api_key, settings.base_url, timeout=settings.timeout)
-    result = plan(deployment, list(client.iter_webhooks()))
+    revealed = json.loads(pulumi.run("stack", "export", "--show-secrets").stdout).get("deployment") or {}
+    result = plan(revealed, list(client.iter_webhooks()))
     for urn, webhook_id in result.imports:
         print(f"import  {urn}  ->  webhook {webhook_id} (registered before the interruption)")
     for urn in result.clears:
