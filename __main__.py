@@ -3,6 +3,8 @@
 - the content pipeline's endpoint hears its workflow start, complete and fail;
 - an alerting endpoint hears every failed run of every workflow;
 - billing hears when the workspace reaches its credit limit;
+- `copyai-webhooks:receiverToken` (secret, optional) is appended to every URL as `?token=...`, and
+  the URLs then stay secret in the state and in outputs;
 - more webhooks can be declared in stack config under `copyai-webhooks:extraWebhooks`, e.g.
   pulumi config set --path 'extraWebhooks[0].name' audit
   pulumi config set --path 'extraWebhooks[0].url' https://audit.example.com/copyai
@@ -16,14 +18,23 @@ from pulumi_copyai import CopyAIWebhook, EventType, WorkflowWebhooks
 config = pulumi.Config()
 receiver = config.require("receiverUrl").rstrip("/")
 workflow_id = config.require("workflowId")
+token = config.get_secret("receiverToken")
 
-pipeline = WorkflowWebhooks("content-pipeline", url=f"{receiver}/pipeline", workflow_id=workflow_id)
 
-alerts = CopyAIWebhook("all-failed-runs", url=f"{receiver}/alerts", event_type=EventType.WORKFLOW_RUN_FAILED)
+def endpoint(path: str) -> pulumi.Input[str]:
+    """The receiver URL for `path`, carrying the secret token when one is configured."""
+    if token is None:
+        return f"{receiver}/{path}"
+    return pulumi.Output.concat(receiver, "/", path, "?token=", token)
+
+
+pipeline = WorkflowWebhooks("content-pipeline", url=endpoint("pipeline"), workflow_id=workflow_id)
+
+alerts = CopyAIWebhook("all-failed-runs", url=endpoint("alerts"), event_type=EventType.WORKFLOW_RUN_FAILED)
 
 billing = CopyAIWebhook(
     "credit-limit",
-    url=f"{receiver}/billing",
+    url=endpoint("billing"),
     event_type=EventType.WORKFLOW_CREDIT_LIMIT_REACHED,
     # Never two live webhooks for billing, even for a moment while one is replaced.
     opts=pulumi.ResourceOptions(delete_before_replace=True),

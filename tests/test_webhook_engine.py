@@ -60,6 +60,7 @@ def test_lifecycle_create_nodiff_replace_drift_destroy(emu: Emulator, new_stack:
     assert emu.call_counts() == {"POST": 2}
     ids = stack.webhook_ids()
     assert ids == set(api_state(emu)) and len(ids) == 2
+    assert {r["type"] for r in stack.resources()} == {"pulumi-python:dynamic/copyai:CopyAIWebhook"}
     assert up.outputs["runs-done_event_type"].value == "workflowRun.completed"
     assert api_state(emu)[up.outputs["runs-done_id"].value] == (RECEIVER, "workflowRun.completed", WORKFLOW)
 
