@@ -15,7 +15,8 @@ HOST_MODULE="github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
 
 log() { printf '[build-pulumi-cli] %s\n' "$*" >&2; }
 
-if [ -x "$BIN/pulumi" ] && [ -x "$BIN/pulumi-resource-pulumi-python" ] && [ -f "$BIN/.complete" ]; then
+if [ -x "$BIN/pulumi" ] && [ -x "$BIN/pulumi-resource-pulumi-python" ] && [ -f "$BIN/.complete" ] \
+   && { [ -x "$BIN/pulumi-language-python" ] || [ -z "${PULUMI_LANGUAGE_PYTHON_VERSION:-}" ]; }; then
   echo "$BIN"
   exit 0
 fi
