@@ -21,6 +21,7 @@ from pulumi.dynamic import (
     ResourceProvider,
 )
 from pulumi.output import Unknown
+from pulumi.runtime.rpc import UNKNOWN
 
 from .errors import CopyAIError, CopyAINotFoundError
 from .settings import CONFIG_KEYS, Settings
@@ -33,9 +34,6 @@ if TYPE_CHECKING:  # the HTTP client (requests) is imported on first API call, n
 REPLACE_ON_CHANGE: tuple[str, ...] = ("url", "event_type", "workflow_id")
 #: The properties kept as outputs; `read` reports exactly these, so refresh shows no spurious change.
 OUTPUTS: tuple[str, ...] = REPLACE_ON_CHANGE
-
-_UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-
 
 class _Process:
     """Per-process provider state: the settings from `configure` and the shared client."""
@@ -62,7 +60,7 @@ _PROCESS = _Process()
 
 def is_unknown(value: Any) -> bool:
     """True for a value not known yet (during preview)."""
-    return isinstance(value, Unknown) or value == _UNKNOWN_SENTINEL
+    return isinstance(value, Unknown) or value == UNKNOWN
 
 
 def _normalize(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from ..events import EVENT_TYPES
 from .faults import Fault, FaultInjector, FaultMiddleware
+from .responses import error_response
 from .store import Store
 
 log = logging.getLogger("copyai-emulator")
@@ -33,15 +34,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 FAIL_VARIABLE = "emulatorOutcome"
 
 
-def _error(status: int, code: str, details: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"status": "error", "errorCode": code}
-    if details is not None:
-        body["details"] = details
-    return JSONResponse(body, status_code=status)
-
-
 def _not_found() -> JSONResponse:
-    return _error(404, "NOT_FOUND")
+    return error_response(404, "NOT_FOUND")
 
 
 def _success(data: Any) -> JSONResponse:
@@ -53,9 +47,9 @@ async def _json_object(request: Request) -> dict[str, Any] | JSONResponse:
     try:
         body = json.loads(raw or b"{}")
     except ValueError:
-        return _error(400, "BAD_REQUEST", {"body": "the request body is not valid JSON"})
+        return error_response(400, "BAD_REQUEST", {"body": "the request body is not valid JSON"})
     if not isinstance(body, dict):
-        return _error(400, "BAD_REQUEST", {"body": "the request body must be a JSON object"})
+        return error_response(400, "BAD_REQUEST", {"body": "the request body must be a JSON object"})
     return body
 
 
@@ -129,7 +123,7 @@ def create_app(
 
         async def guarded(request: Request) -> Response:
             if request.headers.get("x-copy-ai-api-key") not in keys:
-                return _error(401, "UNAUTHORIZED", {"x-copy-ai-api-key": "missing or not a valid API key"})
+                return error_response(401, "UNAUTHORIZED", {"x-copy-ai-api-key": "missing or not a valid API key"})
             return await handler(request)
 
         return guarded
@@ -142,7 +136,7 @@ def create_app(
             return body
         details = _validate_webhook(body)
         if details:
-            return _error(422, "VALIDATION_ERROR", details)
+            return error_response(422, "VALIDATION_ERROR", details)
         hook = store.add_webhook(body["url"], body["eventType"], body.get("workflowId") or "")
         return _success(hook.to_api())
 
@@ -160,7 +154,7 @@ def create_app(
             if values[name] < low or (high is not None and values[name] > high):
                 details[name] = f"{name} must be {low}..{high}" if high else f"{name} must be >= {low}"
         if details:
-            return _error(422, "VALIDATION_ERROR", details)
+            return error_response(422, "VALIDATION_ERROR", details)
         total, hooks = store.list_webhooks(values["page"], values["size"])
         return JSONResponse({"total": total, "data": [h.to_api(empty_workflow=None) for h in hooks]})
 
@@ -199,7 +193,7 @@ def create_app(
         details = {k: f"{k} must be an object" for k, v in (("startVariables", variables), ("metadata", metadata))
                    if not isinstance(v, dict)}
         if details:
-            return _error(422, "VALIDATION_ERROR", details)
+            return error_response(422, "VALIDATION_ERROR", details)
         workflow_id = request.path_params["workflow_id"]
         run_id = store.add_run(workflow_id, variables, metadata)
         threading.Thread(target=run_workflow, args=(workflow_id, run_id, variables, metadata), daemon=True).start()
@@ -225,7 +219,7 @@ def create_app(
         try:
             injector.arm(Fault.from_json(body))
         except (TypeError, ValueError) as exc:
-            return _error(422, "VALIDATION_ERROR", {"fault": str(exc)})
+            return error_response(422, "VALIDATION_ERROR", {"fault": str(exc)})
         return JSONResponse({"faults": injector.faults()})
 
     async def faults(request: Request) -> Response:

@@ -15,14 +15,18 @@ Modes:
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .responses import error_response
+
+_STATUS_CODES = {429: "RATE_LIMITED", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}
 
 MODES = ("status", "latency", "drop_after_commit", "non_json", "oversized")
 
@@ -123,15 +127,6 @@ class FaultInjector:
             self._log.clear()
 
 
-def _json_body(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload).encode()
-
-
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _buffered(receive: Receive) -> Receive:
     """Read the request body now and replay it to the app later."""
     chunks: list[bytes] = []
@@ -204,21 +199,17 @@ class FaultMiddleware:
                 receive = await _buffered(receive)
                 await asyncio.sleep(fault.seconds)
             elif fault.mode == "status":
-                headers = [(b"content-type", b"application/json")]
-                if fault.retry_after is not None:
-                    headers.append((b"retry-after", str(fault.retry_after).encode()))
-                code = {429: "RATE_LIMITED", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}
-                body: dict[str, Any] = {"status": "error", "errorCode": code.get(fault.status, f"HTTP_{fault.status}")}
-                if fault.status == 422:
-                    body["details"] = {"injected": "fault injected by the emulator"}
-                await _respond(send, fault.status, _json_body(body), headers)
+                code = _STATUS_CODES.get(fault.status, f"HTTP_{fault.status}")
+                details = {"injected": "fault injected by the emulator"} if fault.status == 422 else None
+                headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else None
+                await error_response(fault.status, code, details, headers)(scope, receive, send)
                 return
             elif fault.mode == "non_json":
-                await _respond(send, 200, b"<html><body>Bad gateway</body></html>", [(b"content-type", b"text/html")])
+                await HTMLResponse("<html><body>Bad gateway</body></html>")(scope, receive, send)
                 return
             elif fault.mode == "oversized":
                 filler = b'{"status": "success", "data": {"pad": "' + b"x" * fault.size + b'"}}'
-                await _respond(send, 200, filler, [(b"content-type", b"application/json")])
+                await Response(filler, media_type="application/json")(scope, receive, send)
                 return
             elif fault.mode == "drop_after_commit":
 
