@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# One-command, idempotent setup: .venv with the project and test tools, plus the pinned Pulumi CLI.
+# One-command, idempotent setup: .venv with the project and test tools, plus the pinned Pulumi CLI
+# and its language hosts (scripts/toolchain.env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 PYTHON="${PYTHON:-python3.11}"
-PULUMI_CLI_VERSION="${PULUMI_CLI_VERSION:-v3.274.1}"
+source scripts/toolchain.env
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # 1. Python virtualenv with pinned dependencies; re-installed only when the pins change.
@@ -12,19 +13,29 @@ stamp=".venv/.bootstrap-$(cat requirements-dev.txt provider/pyproject.toml | sha
 if [ ! -f "$stamp" ]; then
   command -v "$PYTHON" >/dev/null || { log "$PYTHON not found; set PYTHON=/path/to/python3.11"; exit 1; }
   [ -x .venv/bin/python ] || { log "creating .venv ($($PYTHON --version))"; "$PYTHON" -m venv .venv; }
-  log "installing pinned dependencies into .venv"
-  .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt -e "./provider[emulator]"
+  log "installing the pinned dependencies into .venv (about 30 s the first time)"
+  .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off \
+    -r requirements-dev.txt -e "./provider[emulator]" 2>&1 \
+    | grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' | sed -u 's/^/[bootstrap]   /' >&2
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { log "pip install failed"; exit 1; }
   rm -f .venv/.bootstrap-*; touch "$stamp"
 fi
 
-# 2. The Pulumi CLI: a compatible one on PATH wins, else the cached build from the Go module proxy.
-want="${PULUMI_CLI_VERSION#v}"
-if command -v pulumi >/dev/null 2>&1 && [ "$(pulumi version 2>/dev/null)" = "v$want" ] \
-   && [ "$(command -v pulumi)" != "$ROOT/.pulumi-bin/pulumi" ]; then
-  bin="$(dirname "$(command -v pulumi)")"
+# 2. The Pulumi CLI and language hosts: a complete install on PATH wins (a user's own Pulumi,
+#    with its bundled hosts), else the cached build from the Go module proxy.
+system_pulumi="$(command -v pulumi 2>/dev/null || true)"
+if [ -n "$system_pulumi" ] && [ "$(readlink -f "$system_pulumi")" != "$(readlink -f .pulumi-bin/pulumi 2>/dev/null)" ] \
+   && [ "$("$system_pulumi" version 2>/dev/null)" = "$PULUMI_CLI_VERSION" ] \
+   && [ -x "$(dirname "$system_pulumi")/pulumi-language-python" ]; then
+  bin="$(dirname "$system_pulumi")"
 else
-  bin="$(scripts/build-pulumi-cli.sh | tail -1)"
+  bin="$(scripts/build-toolchain.sh | tail -1)"
 fi
 # A stable link inside the repository, so scripts/env.sh needs no lookups.
 ln -sfn "$bin" .pulumi-bin
-log "ready: $(.venv/bin/python --version), pulumi $(.pulumi-bin/pulumi version) in $bin"
+
+# 3. PostgreSQL server binaries, for the shared-backend tests (installed from Debian if missing).
+if [ -x scripts/ensure-postgres.sh ]; then
+  scripts/ensure-postgres.sh >/dev/null || { log "PostgreSQL server binaries are missing and could not be installed"; exit 1; }
+fi
+log "ready: $(.venv/bin/python --version), pulumi $(.pulumi-bin/pulumi version) with language hosts in $bin"

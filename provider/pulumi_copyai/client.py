@@ -1,11 +1,13 @@
-"""A small client for Copy.ai's webhook API: pooled connections, bounded retries, precise errors.
+"""A small client for Copy.ai's webhook API: pooled connections, a retry window, precise errors.
 
-Retries (urllib3's `Retry`, with exponential backoff and jitter):
-- GET and DELETE: on connection errors, 429 (honouring Retry-After, capped) and 5xx.
-- POST: only when the request surely never reached the server (connection refused or connect
-  timeout) or was refused with 429. A POST that may have been applied (read timeout, dropped
-  connection, 5xx) raises an error with `ambiguous=True`; `create_webhook` then looks the
-  webhook up through the paginated list before it registers again.
+Transient failures (connection refused or reset, timeouts, 429, 5xx) are retried with exponential
+backoff and jitter, honouring Retry-After, until the retry window closes (default 300 s). Every
+call of the process passes one rate gate per API key (`ratelimit.py`).
+
+A POST is repeated only when it surely was not applied (connection refused, connect timeout, 429).
+When its fate is unknown (read timeout, dropped connection, 5xx, a 2xx that is not the documented
+JSON), `create_webhook` reads the paginated webhook list, through the window if need be, and adopts
+the webhook if it was registered; it registers again only when the list shows it was not.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, NewConnectionError
-from urllib3.util.retry import Retry
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential_jitter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .errors import (
     CopyAIAuthError,
@@ -32,9 +35,12 @@ from .errors import (
     CopyAIRateLimitError,
     CopyAIResponseError,
     CopyAIServerError,
+    CopyAIUnsettledError,
     CopyAIValidationError,
 )
-from .settings import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_SECONDS
+from .model import Webhook, describe_shape
+from .ratelimit import RateGate, gate_for
+from .settings import DEFAULT_BASE_URL, DEFAULT_RETRY_WINDOW_SECONDS, DEFAULT_TIMEOUT_SECONDS
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -47,65 +53,35 @@ __all__ = [
     "CopyAIRateLimitError",
     "CopyAIResponseError",
     "CopyAIServerError",
+    "CopyAIUnsettledError",
     "CopyAIValidationError",
+    "Listing",
     "Webhook",
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
-_IDEMPOTENT = frozenset({"GET", "DELETE"})
+#: A Retry-After longer than this is not believed (a misconfigured proxy must not stall a deploy).
+MAX_RETRY_AFTER = 30.0
+#: Page size of list reads (the API's maximum).
+PAGE_SIZE = 100
+#: A search that misses while the list is changing scans again, at most this many times in all.
+MAX_SCANS = 4
+#: Registrations of one webhook, at most (each after the list showed the previous was not applied).
+MAX_POSTS = 10
+
+Claim = Callable[[Webhook], bool]
 
 
 @dataclass(frozen=True)
-class Webhook:
-    """A webhook as the API reports it; `workflow_id` is None for a webhook that hears every workflow."""
+class Listing:
+    """Every webhook of the workspace, de-duplicated by id, from one scan of the paginated list.
 
-    id: str
-    url: str
-    event_type: str
-    workflow_id: str | None
+    `consistent` is True when every page reported the same `total` and that many webhooks were seen:
+    the list did not change during the scan.
+    """
 
-    @classmethod
-    def from_api(cls, data: Any, operation: str) -> Webhook:
-        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not data.get("id"):
-            raise CopyAIResponseError(operation, f"expected a webhook object with an id, got {_preview(data)}")
-        return cls(
-            id=data["id"],
-            url=str(data.get("url") or ""),
-            event_type=str(data.get("eventType") or ""),
-            workflow_id=data.get("workflowId") or None,
-        )
-
-    def matches(self, url: str, event_type: str, workflow_id: str | None) -> bool:
-        return (self.url, self.event_type, self.workflow_id) == (url, event_type, workflow_id or None)
-
-
-def _preview(value: Any, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-class _Retry(Retry):
-    """urllib3 Retry that never replays a POST the server may have applied, and caps Retry-After."""
-
-    MAX_RETRY_AFTER = 30.0
-
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() == "POST":
-            return bool(self.total) and status_code == 429  # refused before it was applied
-        return super().is_retry(method, status_code, has_retry_after)
-
-    def _is_method_retryable(self, method: str) -> bool:
-        return method.upper() in _IDEMPOTENT
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        try:
-            seconds = super().parse_retry_after(retry_after)
-        except InvalidHeader:
-            try:  # tolerate fractional seconds; ignore anything else and use the backoff
-                seconds = max(0.0, float(retry_after))
-            except ValueError:
-                seconds = 0.0
-        return min(seconds, self.MAX_RETRY_AFTER)
+    webhooks: list[Webhook]
+    consistent: bool
 
 
 class CopyAIClient:
@@ -117,9 +93,12 @@ class CopyAIClient:
         base_url: str = DEFAULT_BASE_URL,
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        retries: int = 4,
+        retry_window: float = DEFAULT_RETRY_WINDOW_SECONDS,
         backoff: float = 0.5,
+        max_backoff: float = 10.0,
         max_body_bytes: int = MAX_BODY_BYTES,
+        pool_size: int = 64,
+        gate: RateGate | None = None,
     ) -> None:
         if not api_key:
             raise CopyAIConfigError(
@@ -130,32 +109,22 @@ class CopyAIClient:
         parts = urlsplit(base_url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CopyAIConfigError(
-                "configure",
-                f"copyai:baseUrl must be an absolute http(s) URL such as {DEFAULT_BASE_URL}, got {base_url!r}",
+                "configure", f"copyai:baseUrl must be an absolute http(s) URL such as {DEFAULT_BASE_URL}",
             )
         if timeout <= 0:
-            raise CopyAIConfigError("configure", f"copyai:timeoutSeconds must be positive, got {timeout}")
+            raise CopyAIConfigError("configure", "copyai:timeoutSeconds must be a positive number of seconds")
+        if retry_window < 0:
+            raise CopyAIConfigError("configure", "copyai:retryWindowSeconds must be 0 or more seconds")
         self.base_url = base_url.rstrip("/")
         self.timeout = (min(5.0, timeout), timeout)
+        self.retry_window = retry_window
         self.backoff = backoff
+        self.max_backoff = max_backoff
         self.max_body_bytes = max_body_bytes
         self._api_key = api_key
-        retry = _Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            other=0,
-            backoff_factor=backoff,
-            backoff_max=8.0,
-            backoff_jitter=backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=_IDEMPOTENT | {"POST"},
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
+        self.gate = gate or gate_for(self.base_url, api_key)
         self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=8)
+        adapter = HTTPAdapter(max_retries=0, pool_connections=2, pool_maxsize=pool_size)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update({"accept": "application/json", "user-agent": "pulumi-copyai"})
@@ -166,67 +135,71 @@ class CopyAIClient:
     def close(self) -> None:
         self._session.close()
 
+    def deadline(self, window: float | None = None) -> float:
+        """The time.monotonic() at which a call started now gives up retrying."""
+        return time.monotonic() + (self.retry_window if window is None else window)
+
     # -- transport --------------------------------------------------------------------------
-    def _request(self, operation: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    def _send(self, operation: str, method: str, path: str, **kwargs: Any) -> Any:
+        """One attempt: the JSON body of a 2xx answer (None when empty), else a precise error."""
         url = f"{self.base_url}{path}"
+        where = f"{method} {url}"
         headers = {"x-copy-ai-api-key": self._api_key}
+        is_post = method == "POST"
         try:
             resp = self._session.request(method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs)
         except requests.exceptions.ConnectionError as exc:
             refused = _never_sent(exc)
             raise CopyAIConnectionError(
                 operation,
-                f"{method} {url}: " + ("could not connect" if refused else "the connection failed before an answer")
+                f"{where}: " + ("could not connect" if refused else "the connection failed before an answer")
                 + f" ({_root_cause(exc)})",
-                ambiguous=method == "POST" and not refused,
+                ambiguous=is_post and not refused,
             ) from None
         except requests.exceptions.Timeout as exc:
             raise CopyAIConnectionError(
-                operation, f"{method} {url}: no answer within {self.timeout[1]:g}s ({_root_cause(exc)})",
-                ambiguous=method == "POST", timed_out=True,
+                operation, f"{where}: no answer within {self.timeout[1]:g}s ({_root_cause(exc)})",
+                ambiguous=is_post, timed_out=True,
             ) from None
         except requests.RequestException as exc:
-            raise CopyAIConnectionError(
-                operation, f"{method} {url}: {_root_cause(exc)}", ambiguous=method == "POST"
-            ) from None
+            raise CopyAIConnectionError(operation, f"{where}: {_root_cause(exc)}", ambiguous=is_post) from None
         with resp:
             try:
                 raw = resp.raw.read(self.max_body_bytes + 1, decode_content=True)
             except Exception as exc:
                 raise CopyAIConnectionError(
-                    operation, f"{method} {url}: the answer was cut off ({_root_cause(exc)})",
-                    ambiguous=method == "POST",
+                    operation, f"{where}: the answer was cut off ({_root_cause(exc)})", ambiguous=is_post,
                 ) from None
+        status = resp.status_code
         if len(raw) > self.max_body_bytes:
             raise CopyAIResponseError(
-                operation, f"{method} {url}: the response body exceeds {self.max_body_bytes} bytes",
-                status=resp.status_code, ambiguous=method == "POST",
+                operation, f"{where}: the response body exceeds {self.max_body_bytes} bytes",
+                status=status, ambiguous=is_post and 200 <= status < 300,
             )
         body: Any = None
-        if raw:
+        not_json = False
+        if raw.strip():
             try:
                 body = json.loads(raw)
             except ValueError:
-                body = _NotJSON(raw[:200].decode("utf-8", "replace"))
-        status = resp.status_code
+                not_json = True
         if 200 <= status < 300:
-            if isinstance(body, _NotJSON):
+            if not_json:
+                content_type = resp.headers.get("content-type", "no content type")
                 raise CopyAIResponseError(
-                    operation, f"{method} {url}: expected JSON, got {body.text!r}",
-                    status=status, ambiguous=method == "POST",
+                    operation, f"{where}: expected JSON, got a {len(raw)}-byte body of {content_type}",
+                    status=status, ambiguous=is_post,
                 )
-            return status, body
-        raise self._error(operation, method, url, status, body, resp.headers.get("retry-after"))
+            return body
+        raise self._error(operation, where, is_post, status, body, resp.headers.get("retry-after"))
 
     def _error(
-        self, operation: str, method: str, url: str, status: int, body: Any, retry_after: str | None
+        self, operation: str, where: str, is_post: bool, status: int, body: Any, retry_after: str | None
     ) -> CopyAIError:
         code = body.get("errorCode") if isinstance(body, Mapping) else None
         details = body.get("details") if isinstance(body, Mapping) else None
-        if isinstance(body, _NotJSON):
-            details = f"non-JSON body {body.text!r}"
-        kwargs: dict[str, Any] = {"status": status, "error_code": code, "details": details}
-        where = f"{method} {url}"
+        kwargs: dict[str, Any] = {"status": status, "error_code": code if isinstance(code, str) else None,
+                                  "details": details}
         if status in (401, 403):
             return CopyAIAuthError(
                 operation, f"{where}: the API key was rejected; check copyai:apiKey (or COPYAI_API_KEY) "
@@ -236,106 +209,237 @@ class CopyAIClient:
         if status in (400, 422):
             return CopyAIValidationError(operation, f"{where}: the API rejected the request", **kwargs)
         if status == 429:
-            hint = f" (Retry-After: {retry_after})" if retry_after else ""
-            return CopyAIRateLimitError(operation, f"{where}: rate limited, still after retries{hint}", **kwargs)
+            seconds = parse_retry_after(retry_after)
+            hint = f" (Retry-After: {seconds:g} s)" if seconds is not None else ""
+            return CopyAIRateLimitError(operation, f"{where}: rate limited{hint}", retry_after=seconds, **kwargs)
         if status >= 500:
-            return CopyAIServerError(operation, f"{where}: server error", ambiguous=method == "POST", **kwargs)
+            return CopyAIServerError(operation, f"{where}: server error", ambiguous=is_post,
+                                     retry_after=parse_retry_after(retry_after), **kwargs)
         return CopyAIError(operation, f"{where}: unexpected status", **kwargs)
 
+    def _call(self, operation: str, method: str, path: str, *, deadline: float | None = None, **kwargs: Any) -> Any:
+        """`_send` through the rate gate, retried on transient failures until `deadline`.
+
+        A POST is retried only when it surely was not applied; otherwise its error (ambiguous)
+        goes to the caller.
+        """
+        until = self.deadline() if deadline is None else deadline
+        expo = wait_exponential_jitter(initial=self.backoff, max=self.max_backoff, jitter=self.backoff)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = expo(state)
+            after = getattr(exc, "retry_after", None)
+            if after is not None:
+                delay = after + random.uniform(0, self.backoff / 4)
+            return max(0.0, min(delay, until - time.monotonic()))
+
+        def attempt() -> Any:
+            self.gate.wait(until)
+            try:
+                body = self._send(operation, method, path, **kwargs)
+            except CopyAIRateLimitError as exc:
+                self.gate.throttled(exc.retry_after)
+                raise
+            self.gate.succeeded()
+            return body
+
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: _transient(method, exc)),
+            stop=lambda state: time.monotonic() >= until,
+            wait=wait,
+            reraise=True,
+        )
+        return retrying(attempt)
+
     # -- webhooks ---------------------------------------------------------------------------
-    def register_webhook(self, url: str, event_type: str, workflow_id: str | None = None) -> Webhook:
-        """One POST /webhook (retried only when it surely was not applied)."""
+    def register_webhook(
+        self, url: str, event_type: str, workflow_id: str | None = None, *, deadline: float | None = None
+    ) -> Webhook:
+        """One POST /webhook (repeated only while it surely was not applied)."""
         payload: dict[str, Any] = {"url": url, "eventType": event_type}
         if workflow_id:
             payload["workflowId"] = workflow_id
-        _, body = self._request("register webhook", "POST", "/webhook", json=payload)
-        return Webhook.from_api(_data(body, "register webhook"), "register webhook")
+        body = self._call("register webhook", "POST", "/webhook", deadline=deadline, json=payload)
+        hook = Webhook.from_api(body.get("data") if isinstance(body, Mapping) else None)
+        if hook is None:
+            raise CopyAIResponseError(
+                "register webhook", "expected {status, data: {id, url, eventType, workflowId}}, got "
+                + describe_shape(body), ambiguous=True)
+        return hook
 
     def create_webhook(
-        self, url: str, event_type: str, workflow_id: str | None = None, *, attempts: int = 3
+        self,
+        url: str,
+        event_type: str,
+        workflow_id: str | None = None,
+        *,
+        deadline: float | None = None,
+        claim: Claim | None = None,
     ) -> Webhook:
-        """Register a webhook exactly once, even when an answer is lost.
+        """Register a webhook exactly once, even when answers are lost.
 
         A normal call is one POST. After an ambiguous failure, the paginated list is searched for
-        a webhook with the same url, event type and workflow; if found it is adopted. After a
-        timeout the server may still be applying the POST, so the list is searched again for up to
-        two more timeout periods. Only then is the POST sent again (at most `attempts` POSTs).
+        an unclaimed webhook with the same url (normalized), event type and workflow, and adopted
+        if found (`claim(hook)` must accept it: it refuses ids already held by another resource).
+        After a timeout the server may still be applying the POST, so the list is searched again
+        for two more timeout periods. Only when the list shows the POST was not applied is it
+        sent again; the list is read through outages until `deadline`.
         """
-        for attempt in range(1, attempts + 1):
+        until = self.deadline() if deadline is None else deadline
+        claim = claim or (lambda hook: True)
+        for _ in range(MAX_POSTS):
             try:
-                return self.register_webhook(url, event_type, workflow_id)
+                return self.register_webhook(url, event_type, workflow_id, deadline=until)
             except CopyAIError as exc:
                 if not exc.ambiguous:
                     raise
                 failure = exc
-            settle_until = time.monotonic() + (2 * self.timeout[1] if failure.timed_out else 0.0)
-            delay = self.backoff * attempt
-            while True:
-                time.sleep(delay * (1 + random.random()))
-                try:
-                    found = self.find_webhooks(url, event_type, workflow_id)
-                except CopyAIError as lookup:
-                    raise CopyAIError(
-                        "register webhook",
-                        f"{failure}; then looking for it in the webhook list failed too ({lookup}). "
-                        "The webhook may exist without being in the stack: run `pulumi refresh` and "
-                        "`pulumi up` again once the API answers",
-                        status=failure.status, error_code=failure.error_code,
-                    ) from None
-                if found:
-                    return found[-1]
-                if time.monotonic() >= settle_until:
-                    break
-                delay = min(delay * 2, 2.0)
-        raise failure
+            found = self._settle(url, event_type, workflow_id, failure, claim, until)
+            if found is not None:
+                return found
+            if time.monotonic() >= until:
+                break
+        raise CopyAIError(
+            "register webhook",
+            f"{failure.message}; the webhook list shows it was not registered, and the retry window "
+            "(copyai:retryWindowSeconds) closed. Nothing to clean up: run `pulumi up` again once the API answers",
+            status=failure.status, error_code=failure.error_code,
+        )
 
-    def get_webhook(self, webhook_id: str) -> Webhook:
-        _, body = self._request("get webhook", "GET", f"/webhook/{_segment(webhook_id)}")
-        return Webhook.from_api(_data(body, "get webhook"), "get webhook")
-
-    def list_webhooks(self, page: int = 0, size: int = 100) -> tuple[int, list[Webhook]]:
-        """One page of GET /webhook: (total, webhooks)."""
-        _, body = self._request("list webhooks", "GET", "/webhook", params={"page": page, "size": size})
-        if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
-            raise CopyAIResponseError("list webhooks", f"expected {{total, data: [...]}}, got {_preview(body)}")
-        try:
-            total = int(body.get("total", len(body["data"])))
-        except (TypeError, ValueError):
-            raise CopyAIResponseError("list webhooks", f"total is not a number: {body.get('total')!r}") from None
-        return total, [Webhook.from_api(item, "list webhooks") for item in body["data"]]
-
-    def iter_webhooks(self, size: int = 100) -> Iterator[Webhook]:
-        """Every webhook of the workspace, page by page."""
-        page, seen = 0, 0
+    def _settle(
+        self, url: str, event_type: str, workflow_id: str | None, failure: CopyAIError, claim: Claim, until: float
+    ) -> Webhook | None:
+        """After an ambiguous POST: the webhook if the list shows it was registered, else None."""
+        settle_until = time.monotonic() + (2 * self.timeout[1] if failure.timed_out else 0.0)
+        delay = self.backoff
         while True:
-            total, hooks = self.list_webhooks(page, size)
-            yield from hooks
-            seen += len(hooks)
-            if not hooks or seen >= total:
-                return
+            time.sleep(min(delay * (1 + random.random()), max(0.0, until - time.monotonic())))
+            try:
+                found = self.find_webhooks(url, event_type, workflow_id, deadline=until)
+            except CopyAIError as lookup:
+                raise CopyAIUnsettledError(
+                    "register webhook",
+                    f"{failure.message}; then the webhook list could not be read either ({lookup.message}), "
+                    "so the webhook may have been registered without reaching the stack. Once the API answers, "
+                    "find it with `copyai-audit` (it lists webhooks no stack owns) before `pulumi up` "
+                    "registers it again",
+                    status=failure.status, error_code=failure.error_code,
+                ) from None
+            for hook in found:
+                if claim(hook):
+                    return hook
+            if time.monotonic() >= min(settle_until, until):
+                return None
+            delay = min(delay * 2, 2.0)
+
+    def get_webhook(self, webhook_id: str, *, deadline: float | None = None) -> Webhook:
+        body = self._call("get webhook", "GET", f"/webhook/{_segment(webhook_id)}", deadline=deadline)
+        hook = Webhook.from_api(body.get("data") if isinstance(body, Mapping) else None)
+        if hook is None:
+            raise CopyAIResponseError(
+                "get webhook", "expected {status, data: {id, url, eventType, workflowId}}, got " + describe_shape(body))
+        return hook
+
+    def list_webhooks(
+        self, page: int = 0, size: int = PAGE_SIZE, *, deadline: float | None = None
+    ) -> tuple[int | None, list[Webhook]]:
+        """One page of GET /webhook: (total if the API said, webhooks). `total` may come as a
+        number, a numeric string, or not at all."""
+        body = self._call("list webhooks", "GET", "/webhook", deadline=deadline, params={"page": page, "size": size})
+        if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
+            raise CopyAIResponseError("list webhooks",
+                                      "expected {total, data: [webhooks]}, got " + describe_shape(body))
+        hooks: list[Webhook] = []
+        for index, item in enumerate(body["data"]):
+            hook = Webhook.from_api(item)
+            if hook is None:
+                raise CopyAIResponseError(
+                    "list webhooks", f"item {index} of page {page} is not a webhook with an id: {describe_shape(item)}")
+            hooks.append(hook)
+        return _parse_total(body.get("total")), hooks
+
+    def scan_webhooks(self, *, size: int = PAGE_SIZE, deadline: float | None = None) -> Listing:
+        """Every webhook of the workspace, page by page until a short page (or the reported total)."""
+        seen: dict[str, Webhook] = {}
+        totals: set[int | None] = set()
+        page = 0
+        while True:
+            total, hooks = self.list_webhooks(page, size, deadline=deadline)
+            totals.add(total)
+            for hook in hooks:
+                seen.setdefault(hook.id, hook)
+            if len(hooks) < size or (total is not None and (page + 1) * size >= total):
+                break
             page += 1
+        only = next(iter(totals)) if len(totals) == 1 else None
+        return Listing(list(seen.values()), only is not None and only == len(seen))
 
-    def find_webhooks(self, url: str, event_type: str, workflow_id: str | None = None) -> list[Webhook]:
-        return [h for h in self.iter_webhooks() if h.matches(url, event_type, workflow_id)]
+    def find_webhooks(
+        self, url: str, event_type: str, workflow_id: str | None = None, *, deadline: float | None = None
+    ) -> list[Webhook]:
+        """The webhooks with this url (normalized), event type and workflow, oldest first.
 
-    def delete_webhook(self, webhook_id: str) -> bool:
-        """DELETE /webhook/{id}; False when it was already gone (404)."""
+        Offset paging can skip an item when the list shifts between pages (a webhook deleted
+        meanwhile), so a search that misses while the list is changing scans again (bounded),
+        until a scan is consistent or two scans agree.
+        """
+        previous: frozenset[str] | None = None
+        found: list[Webhook] = []
+        for _ in range(MAX_SCANS):
+            listing = self.scan_webhooks(deadline=deadline)
+            found = [h for h in listing.webhooks if h.matches(url, event_type, workflow_id)]
+            ids = frozenset(h.id for h in listing.webhooks)
+            if found or listing.consistent or ids == previous:
+                break
+            previous = ids
+        return found
+
+    def delete_webhook(self, webhook_id: str, *, deadline: float | None = None) -> bool:
+        """DELETE /webhook/{id} (any 2xx, with any or no body); False when it was already gone (404)."""
         try:
-            self._request("delete webhook", "DELETE", f"/webhook/{_segment(webhook_id)}")
+            self._call("delete webhook", "DELETE", f"/webhook/{_segment(webhook_id)}", deadline=deadline)
         except CopyAINotFoundError:
             return False
         return True
 
 
-class _NotJSON:
-    def __init__(self, text: str) -> None:
-        self.text = text
+def _transient(method: str, exc: BaseException) -> bool:
+    """Worth another try: the API may answer differently in a moment, and trying again is safe."""
+    if isinstance(exc, CopyAIRateLimitError):
+        return True  # refused before it was applied, also for POST
+    if isinstance(exc, CopyAIConnectionError):
+        return method != "POST" or not exc.ambiguous
+    if isinstance(exc, CopyAIServerError):
+        return method != "POST"
+    return False
 
 
-def _data(body: Any, operation: str) -> Any:
-    if not isinstance(body, Mapping) or "data" not in body:
-        raise CopyAIResponseError(operation, f"expected {{status, data}}, got {_preview(body)}")
-    return body["data"]
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds (fractions tolerated) or an HTTP date,
+    capped at MAX_RETRY_AFTER; None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def _parse_total(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def _segment(value: str) -> str:
@@ -361,4 +465,3 @@ def _never_sent(exc: BaseException) -> bool:
 def _root_cause(exc: BaseException) -> str:
     text = str(exc)
     return text if len(text) < 300 else text[:300] + "..."
-

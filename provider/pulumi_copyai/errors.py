@@ -7,7 +7,11 @@ from typing import Any
 
 
 class CopyAIError(Exception):
-    """An API call failed. `operation`, `status`, `error_code` and `details` say how."""
+    """An API call failed. `operation`, `status`, `error_code` and `details` say how.
+
+    `str(error)` is "Copy.ai <operation> failed: HTTP <status> <errorCode>: <message> (details: ...)";
+    `message` is the part after the prefix, for composing messages without repeating it.
+    """
 
     def __init__(
         self,
@@ -19,22 +23,29 @@ class CopyAIError(Exception):
         details: Any = None,
         ambiguous: bool = False,
         timed_out: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.operation = operation
+        self.message = message
         self.status = status
         self.error_code = error_code
         self.details = details
-        #: True when the request may have been applied although no answer arrived.
+        #: True when the request may have been applied although no usable answer arrived.
         self.ambiguous = ambiguous
         #: True when no answer came in time (the server may still be applying the request).
         self.timed_out = timed_out
-        parts = [f"Copy.ai {operation} failed"]
-        if status is not None:
-            parts.append(f"HTTP {status}" + (f" {error_code}" if error_code else ""))
-        text = ": ".join(parts) + f": {message}"
-        if details:
-            text += f" (details: {_format_details(details)})"
-        super().__init__(text)
+        #: Seconds the API asked us to wait (Retry-After), when it said so.
+        self.retry_after = retry_after
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        head = f"Copy.ai {self.operation} failed"
+        if self.status is not None:
+            head += f": HTTP {self.status}" + (f" {self.error_code}" if self.error_code else "")
+        text = f"{head}: {self.message}"
+        if self.details:
+            text += f" (details: {_format_details(self.details)})"
+        return text
 
 
 class CopyAIConfigError(CopyAIError):
@@ -54,11 +65,11 @@ class CopyAIValidationError(CopyAIError):
 
 
 class CopyAIRateLimitError(CopyAIError):
-    """429, still after the retries."""
+    """429, still when the retry window closed."""
 
 
 class CopyAIServerError(CopyAIError):
-    """5xx, still after the retries (for POST: at once, since it may have been applied)."""
+    """5xx, still when the retry window closed (for POST: at once, since it may have been applied)."""
 
 
 class CopyAIConnectionError(CopyAIError):
@@ -67,6 +78,11 @@ class CopyAIConnectionError(CopyAIError):
 
 class CopyAIResponseError(CopyAIError):
     """The API answered, but not with the JSON the contract documents."""
+
+
+class CopyAIUnsettledError(CopyAIError):
+    """A registration's fate is unknown: the POST may have been applied and the webhook list could
+    not confirm either way before the retry window closed. Settle it with `copyai-recover`."""
 
 
 def _format_details(details: Any) -> str:

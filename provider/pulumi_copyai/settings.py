@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CopyAIError
+from .errors import CopyAIConfigError
 
 DEFAULT_BASE_URL = "https://api.copy.ai/api"
 DEFAULT_TIMEOUT_SECONDS = 30.0
-#: The stack config keys the provider reads (namespace `copyai`).
-CONFIG_KEYS: tuple[str, ...] = ("apiKey", "baseUrl", "timeoutSeconds")
+DEFAULT_RETRY_WINDOW_SECONDS = 300.0
+#: The stack config keys the provider reads (namespace `copyai`), with their environment fallbacks.
+ENVIRONMENT: dict[str, str] = {
+    "apiKey": "COPYAI_API_KEY",
+    "baseUrl": "COPYAI_BASE_URL",
+    "timeoutSeconds": "COPYAI_TIMEOUT_SECONDS",
+    "retryWindowSeconds": "COPYAI_RETRY_WINDOW_SECONDS",
+}
+CONFIG_KEYS: tuple[str, ...] = tuple(ENVIRONMENT)
 
 
 @dataclass(frozen=True)
@@ -22,24 +30,36 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    retry_window: float = DEFAULT_RETRY_WINDOW_SECONDS
 
     @classmethod
     def resolve(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-        """Stack config (`copyai:*`) first, then COPYAI_* environment variables, then defaults."""
+        """Config first (keys `copyai:apiKey` or `apiKey`), then COPYAI_* environment variables, then defaults."""
         config = config or {}
         environ = os.environ if environ is None else environ
 
-        def pick(key: str, env: str) -> Any:
-            value = config.get(f"copyai:{key}")
-            return value if value not in (None, "") else environ.get(env) or None
+        def pick(key: str) -> Any:
+            value = config.get(f"copyai:{key}", config.get(key))
+            return value if value not in (None, "") else environ.get(ENVIRONMENT[key]) or None
 
-        raw_timeout = pick("timeoutSeconds", "COPYAI_TIMEOUT_SECONDS")
-        try:
-            timeout = float(raw_timeout) if raw_timeout is not None else DEFAULT_TIMEOUT_SECONDS
-        except ValueError:
-            raise CopyAIError("configure", f"copyai:timeoutSeconds must be a number, got {raw_timeout!r}") from None
         return cls(
-            base_url=str(pick("baseUrl", "COPYAI_BASE_URL") or DEFAULT_BASE_URL),
-            api_key=pick("apiKey", "COPYAI_API_KEY"),
-            timeout=timeout,
+            base_url=str(pick("baseUrl") or DEFAULT_BASE_URL),
+            api_key=pick("apiKey"),
+            timeout=_seconds("timeoutSeconds", pick("timeoutSeconds"), DEFAULT_TIMEOUT_SECONDS, positive=True),
+            retry_window=_seconds("retryWindowSeconds", pick("retryWindowSeconds"), DEFAULT_RETRY_WINDOW_SECONDS),
         )
+
+
+def _seconds(key: str, raw: Any, default: float, positive: bool = False) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if math.isnan(value) or math.isinf(value) or value < 0 or (positive and value == 0):
+        env = ENVIRONMENT[key]
+        raise CopyAIConfigError(
+            "configure", f"copyai:{key} ({env}) must be a {'positive' if positive else 'non-negative'} number "
+            f"of seconds, got {raw!r}: e.g. `pulumi config set copyai:{key} {int(default)}`")
+    return value

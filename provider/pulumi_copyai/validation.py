@@ -1,12 +1,15 @@
-"""Input checks for CopyAIWebhook: each returns None when fine, else a reason that names the fix.
+"""Input checks for a webhook: each returns None when fine, else a reason that names the property and the fix.
 
-Reasons about `url` never repeat the whole URL: it may carry a token (and be a secret).
+Each check takes the property's name as the front door spells it (`event_type` in Python,
+`eventType` in the package's schema), so the messages are the same in every language but for it.
+Reasons about `url` never repeat the URL: it may carry a token (and be a secret).
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from .events import EVENT_TYPES
@@ -23,68 +26,87 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_url(value: object) -> str | None:
+def check_url(value: object, name: str = "url") -> str | None:
     if not isinstance(value, str) or not value.strip():
-        return "url is required: give the absolute https URL that should receive the events"
+        return f"{name} is required: give the absolute https URL that should receive the events"
     if value != value.strip() or any(c.isspace() for c in value):
-        return "url contains whitespace: remove it (percent-encode it as %20 where it belongs in the URL)"
+        return f"{name} contains whitespace: remove it (percent-encode it as %20 where it belongs in the URL)"
     try:
         parts = urlsplit(value)
         host = parts.hostname
         _ = parts.port  # raises on a malformed port
     except ValueError as exc:
-        return f"url is malformed ({exc}): give an absolute https URL"
+        return f"{name} is malformed ({exc}): give an absolute https URL"
     if not parts.scheme or not host:
-        return "url is not an absolute URL: give one with scheme and host, such as https://hooks.example.com/copyai"
+        return (f"{name} is not an absolute URL: give one with scheme and host, "
+                "such as https://hooks.example.com/copyai")
     scheme = parts.scheme.lower()
     if scheme == "http":
         if not is_loopback(host):
-            return (f"url uses plain http for host {host!r}: Copy.ai delivers events to https URLs; "
+            return (f"{name} uses plain http for host {host!r}: Copy.ai delivers events to https URLs; "
                     "use https (plain http is accepted only for loopback hosts such as 127.0.0.1)")
     elif scheme != "https":
-        return f"url has scheme {parts.scheme!r}: use https"
+        return f"{name} has scheme {parts.scheme!r}: use https"
     if parts.username or parts.password:
-        return f"url for host {host!r} embeds credentials: put a token in the path or query instead"
+        return f"{name} for host {host!r} embeds credentials: put a token in the path or query instead"
     return None
 
 
-def check_event_type(value: object) -> str | None:
+def check_event_type(value: object, name: str = "event_type") -> str | None:
     if value in EVENT_TYPES:
         return None
     allowed = ", ".join(EVENT_TYPES)
     if not isinstance(value, str) or not value:
-        return f"event_type is required: use one of {allowed}"
+        return f"{name} is required: use one of {allowed}"
     by_lower = {e.lower(): e for e in EVENT_TYPES}
     guess = by_lower.get(value.lower()) or next(
         iter(difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)), None
     )
     hint = f"did you mean {by_lower.get(guess, guess)!r}? " if guess else ""
-    return f"event_type {value!r} is not a Copy.ai event type: {hint}use one of {allowed}"
+    return f"{name} {value!r} is not a Copy.ai event type: {hint}use one of {allowed}"
 
 
-def check_workflow_id(value: object) -> str | None:
+def check_workflow_id(value: object, name: str = "workflow_id") -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        return f"workflow_id must be a string such as 'WCFG-...', got {type(value).__name__}"
+        return f"{name} must be a string such as 'WCFG-...', got {type(value).__name__}"
     if value != value.strip() or any(c.isspace() for c in value):
-        return f"workflow_id {value!r} contains whitespace: copy the id exactly from the workflow's API tab"
+        return f"{name} {value!r} contains whitespace: copy the id exactly from the workflow's API tab"
     if "/" in value:
-        return f"workflow_id {value!r} contains '/': give the bare id (e.g. WCFG-...), not a URL or path"
+        return f"{name} {value!r} contains '/': give the bare id (e.g. WCFG-...), not a URL or path"
     return None
 
 
-def check_import_id(value: object) -> str | None:
+def check_import_id(value: object, name: str = "import_id") -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or any(c.isspace() for c in value) or "/" in value:
-        return f"import_id {value!r} must be a Copy.ai webhook id, without whitespace or '/'"
+        return f"{name} {value!r} must be a Copy.ai webhook id, without whitespace or '/'"
     return None
 
 
-CHECKS = {
+#: The checks, by the core's (snake_case) property name.
+CHECKS: dict[str, Callable[[object, str], str | None]] = {
     "url": check_url,
     "event_type": check_event_type,
     "workflow_id": check_workflow_id,
     "import_id": check_import_id,
 }
+
+
+def check_inputs(
+    inputs: Mapping[str, object], names: Mapping[str, str] | None = None, skip: Callable[[object], bool] | None = None
+) -> list[tuple[str, str]]:
+    """(property, reason) for each failing input; `names` maps the core's names to the front door's
+    (properties it lacks are not checked); values for which `skip(value)` is true (unknowns) pass."""
+    names = names or {key: key for key in CHECKS}
+    failures = []
+    for key, name in names.items():
+        value = inputs.get(key)
+        if skip is not None and skip(value):
+            continue
+        reason = CHECKS[key](value, name)
+        if reason is not None:
+            failures.append((name, reason))
+    return failures

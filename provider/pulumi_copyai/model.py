@@ -1,0 +1,100 @@
+"""What a Copy.ai webhook is, and the one rule that decides whether two are the same webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_url(url: str) -> str:
+    """The form of `url` that an API may store: scheme and host lower-cased, the default port
+    dropped, and the path without trailing slashes. Path case, query and fragment are kept.
+
+    Used only to compare URLs, never to send or store one.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    if parts.username or parts.password:
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, parts.fragment))
+
+
+def same_url(a: str | None, b: str | None) -> bool:
+    """True when `a` and `b` name the same endpoint, as far as an API's normalization goes."""
+    if a is None or b is None:
+        return a == b
+    return a == b or normalize_url(a) == normalize_url(b)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook as the API reports it; `workflow_id` is None for a webhook that hears every workflow."""
+
+    id: str
+    url: str
+    event_type: str
+    workflow_id: str | None
+
+    @classmethod
+    def from_api(cls, data: Any) -> Webhook | None:
+        """The webhook in an API object, or None when the object is not a webhook with an id."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not data.get("id"):
+            return None
+        return cls(
+            id=data["id"],
+            url=str(data.get("url") or ""),
+            event_type=str(data.get("eventType") or ""),
+            workflow_id=data.get("workflowId") or None,
+        )
+
+    def matches(self, url: str, event_type: str, workflow_id: str | None) -> bool:
+        """Same url (normalized), event type and workflow ("" and None both mean every workflow)."""
+        return (
+            self.event_type == event_type
+            and (self.workflow_id or None) == (workflow_id or None)
+            and same_url(self.url, url)
+        )
+
+
+def describe_shape(value: Any, depth: int = 0) -> str:
+    """A description of a JSON value by its field names and types, never its values (they may
+    hold a secret url, or other webhooks' urls)."""
+    if isinstance(value, Mapping):
+        if not value:
+            return "an empty object"
+        if depth >= 1:
+            return "an object"
+        fields = ", ".join(f"{k} ({_type_name(v)})" for k, v in list(value.items())[:12])
+        return f"an object with {fields}" + (", ..." if len(value) > 12 else "")
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)" + (f", the first {describe_shape(value[0], depth + 1)}" if value
+                                                     and depth == 0 else "")
+    return _type_name(value)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
