@@ -1,32 +1,51 @@
-"""CopyAIClient against the emulator: calls made, retries, ambiguous POSTs, precise errors."""
+"""CopyAIClient against the emulator over real HTTP: calls made, retries, the retry window, paging,
+ambiguous POSTs, precise errors."""
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from typing import Any
 
 import pytest
 
 from pulumi_copyai.client import (
+    MAX_RETRY_AFTER,
     CopyAIAuthError,
     CopyAIClient,
     CopyAIConfigError,
     CopyAIConnectionError,
+    CopyAIError,
     CopyAINotFoundError,
     CopyAIRateLimitError,
     CopyAIResponseError,
     CopyAIServerError,
+    CopyAIUnsettledError,
     CopyAIValidationError,
     Webhook,
+    parse_retry_after,
 )
 from pulumi_copyai.emulator.testing import Emulator
+from pulumi_copyai.ratelimit import RateGate
 from tests.conftest import API_KEY
 
 URL = "https://hooks.example.com/copyai"
 
 
-def client_for(emu: Emulator, **kwargs: float) -> CopyAIClient:
-    return CopyAIClient(API_KEY, emu.base_url, backoff=0.01, **kwargs)  # type: ignore[arg-type]
+def client_for(emu: Emulator, **kwargs: Any) -> CopyAIClient:
+    """A client with its own rate gate (tests must not share pauses) and quick backoff."""
+    kwargs.setdefault("backoff", 0.01)
+    kwargs.setdefault("retry_window", 5.0)
+    return CopyAIClient(API_KEY, emu.base_url, gate=RateGate(), **kwargs)
+
+
+def register_many(emu: Emulator, n: int, prefix: str = URL) -> list[str]:
+    ids = []
+    for i in range(n):
+        resp = emu.api("POST", "/webhook", json={"url": f"{prefix}/{i}", "eventType": "workflowRun.started"})
+        ids.append(resp.json()["data"]["id"])
+    return ids
 
 
 def test_crud_one_call_each(emu: Emulator) -> None:
@@ -39,41 +58,112 @@ def test_crud_one_call_each(emu: Emulator) -> None:
     with pytest.raises(CopyAINotFoundError) as err:
         client.get_webhook(hook.id)
     assert err.value.status == 404 and err.value.error_code == "NOT_FOUND"
-    assert [(r["method"], r["status"]) for r in emu.requests()] == [
-        ("POST", 200), ("GET", 200), ("DELETE", 200), ("DELETE", 404), ("GET", 404)]
+    assert [r["method"] for r in emu.requests()] == ["POST", "GET", "DELETE", "DELETE", "GET"]
+    assert [r["status"] for r in emu.requests("DELETE")][1] == 404
 
 
-def test_iter_and_find_walk_every_page(emu: Emulator) -> None:
+# -- paging ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("quirk", [None, "total_as_string", "omit_total"])
+def test_scan_walks_every_page_whatever_total_says(emu: Emulator, quirk: str | None) -> None:
+    if quirk:
+        emu.quirks(**{quirk: True})
+    ids = register_many(emu, 150)
     client = client_for(emu)
-    made = [client.register_webhook(f"{URL}/{i}", "workflowRun.started") for i in range(25)]
-    assert [h.id for h in client.iter_webhooks(size=10)] == [h.id for h in made]
-    assert [q for r in emu.requests("GET") for q in [r["query"]]] == [
-        "page=0&size=10", "page=1&size=10", "page=2&size=10"]
-    assert client.find_webhooks(f"{URL}/7", "workflowRun.started", "") == [made[7]]
-    assert client.find_webhooks(f"{URL}/7", "workflowRun.failed") == []
+    emu.clear_requests()
+    listing = client.scan_webhooks()
+    assert [h.id for h in listing.webhooks] == ids
+    assert listing.consistent is (quirk != "omit_total")
+    queries = [r["query"] for r in emu.requests("GET")]
+    assert queries == ["page=0&size=100", "page=1&size=100"]  # a short page ends the scan
+    # the last one registered is found: before, a missing total stopped the search after page 0
+    assert [h.id for h in client.find_webhooks(f"{URL}/149", "workflowRun.started")] == [ids[149]]
 
 
-def test_get_and_delete_retry_429_and_5xx(emu: Emulator) -> None:
+def test_scan_stops_at_the_reported_total_without_an_extra_page(emu: Emulator) -> None:
+    register_many(emu, 200)
+    emu.clear_requests()
+    assert len(client_for(emu).scan_webhooks().webhooks) == 200
+    assert len(emu.requests("GET")) == 2
+
+
+class _ShiftingClient(CopyAIClient):
+    """Deletes one webhook through the API right after page 0 is read, as a replacement's DELETE
+    running beside a search in the same `pulumi up` would."""
+
+    victim: str = ""
+
+    def list_webhooks(self, page: int = 0, size: int = 100, **kwargs: Any) -> tuple[int | None, list[Webhook]]:
+        result = super().list_webhooks(page, size, **kwargs)
+        if page == 0 and self.victim:
+            self.delete_webhook(self.victim)
+            self.victim = ""
+        return result
+
+
+@pytest.mark.parametrize("quirk", [None, "omit_total"])
+def test_a_search_that_misses_while_the_list_shifts_scans_again(emu: Emulator, quirk: str | None) -> None:
+    if quirk:
+        emu.quirks(**{quirk: True})
+    ids = register_many(emu, 150)
+    client = _ShiftingClient(API_KEY, emu.base_url, backoff=0.01, gate=RateGate())
+    client.victim = ids[5]  # after page 0 is read, item 100 moves onto page 0 and page 1 starts at 101
+    found = client.find_webhooks(f"{URL}/100", "workflowRun.started")
+    assert [h.id for h in found] == [ids[100]]
+
+
+def test_find_matches_normalized_urls(emu: Emulator) -> None:
+    emu.quirks(normalize_urls=True)
+    client = client_for(emu)
+    hook = client.register_webhook("HTTPS://Hooks.Example.com:443/CopyAI", "workflowRun.failed")
+    assert hook.url == "https://hooks.example.com/CopyAI"  # the API normalized it
+    assert [h.id for h in client.find_webhooks("https://HOOKS.example.com/CopyAI/", "workflowRun.failed")] == [hook.id]
+    assert client.find_webhooks("https://hooks.example.com/copyai", "workflowRun.failed") == []  # path case counts
+
+
+# -- retries and the retry window ---------------------------------------------------------------
+def test_get_and_delete_retry_429_and_5xx_honouring_retry_after(emu: Emulator) -> None:
     client = client_for(emu)
     hook = client.register_webhook(URL, "workflowRun.failed")
     emu.arm("status", status=503, count=2, methods=["GET"])
-    emu.arm("status", status=429, retry_after=1, count=1, methods=["DELETE"])
+    emu.arm("status", status=429, retry_after=0.6, count=1, methods=["DELETE"])
     assert client.get_webhook(hook.id) == hook
     started = time.monotonic()
     assert client.delete_webhook(hook.id) is True
-    assert time.monotonic() - started >= 1.0  # honoured Retry-After
+    assert time.monotonic() - started >= 0.6  # honoured a fractional Retry-After
     assert [(r["method"], r["status"]) for r in emu.requests()][1:] == [
-        ("GET", 503), ("GET", 503), ("GET", 200), ("DELETE", 429), ("DELETE", 200)]
+        ("GET", 503), ("GET", 503), ("GET", 200), ("DELETE", 429), ("DELETE", 202)]
 
 
-def test_retries_are_bounded_and_the_error_is_precise(emu: Emulator) -> None:
-    client = CopyAIClient(API_KEY, emu.base_url, backoff=0.01, retries=2)
-    emu.arm("status", status=500, count=10, methods=["GET"])
+def test_retry_after_is_parsed_capped_and_fractional() -> None:
+    assert parse_retry_after("0.35") == 0.35
+    assert parse_retry_after("2") == 2.0
+    assert parse_retry_after("3600") == MAX_RETRY_AFTER == 30.0
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    in_ten = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 10))
+    assert 8.0 <= (parse_retry_after(in_ten) or 0) <= 10.0
+
+
+def test_retries_stop_when_the_window_closes_and_the_error_is_precise(emu: Emulator) -> None:
+    client = client_for(emu, retry_window=1.0, backoff=0.1)
+    emu.arm("status", status=500, probability=1.0, methods=["GET"])
+    started = time.monotonic()
     with pytest.raises(CopyAIServerError) as err:
         client.get_webhook("abc")
+    elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 2.5
     assert err.value.status == 500 and err.value.error_code == "INTERNAL_SERVER_ERROR"
-    assert "get webhook failed: HTTP 500" in str(err.value)
-    assert len(emu.requests("GET")) == 3
+    assert str(err.value).count("Copy.ai get webhook failed") == 1  # the prefix once, not nested
+    assert len(emu.requests("GET")) >= 3
+
+
+def test_an_outage_shorter_than_the_window_is_ridden_out(emu: Emulator) -> None:
+    client = client_for(emu, retry_window=10.0, backoff=0.2, max_backoff=1.0)
+    emu.arm("outage", seconds=2.0)
+    started = time.monotonic()
+    hook = client.create_webhook(URL, "workflowRun.completed")
+    assert time.monotonic() - started >= 1.5
+    assert [h["id"] for h in emu.webhooks()] == [hook.id]
 
 
 def test_post_retries_429_but_never_replays_a_5xx(emu: Emulator) -> None:
@@ -88,6 +178,30 @@ def test_post_retries_429_but_never_replays_a_5xx(emu: Emulator) -> None:
     assert err.value.ambiguous and len(emu.requests("POST")) == 1
 
 
+def test_a_429_pauses_every_call_of_the_process(emu: Emulator) -> None:
+    gate = RateGate()
+    clients = [CopyAIClient(API_KEY, emu.base_url, backoff=0.01, gate=gate) for _ in range(2)]
+    hook = clients[0].register_webhook(URL, "workflowRun.completed")
+    emu.arm("status", status=429, retry_after=1.0, count=1, methods=["GET"])
+    times: dict[int, float] = {}
+
+    def read(i: int) -> None:
+        if i == 1:
+            time.sleep(0.3)  # starts after the first one got its 429
+        clients[i].get_webhook(hook.id)
+        times[i] = time.monotonic()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert times[1] - started >= 1.0, "the second call waited for the first one's Retry-After"
+    assert gate.throttles == 1
+
+
+# -- ambiguous POSTs -------------------------------------------------------------------------
 def test_create_after_a_dropped_answer_adopts_instead_of_duplicating(emu: Emulator) -> None:
     client = client_for(emu)
     emu.arm("drop_after_commit", count=1, methods=["POST"])
@@ -105,25 +219,85 @@ def test_create_after_an_unapplied_5xx_registers_once(emu: Emulator) -> None:
     assert [r["status"] for r in emu.requests("POST")] == [503, 200]
 
 
-def test_create_after_a_read_timeout_adopts(emu: Emulator) -> None:
-    client = CopyAIClient(API_KEY, emu.base_url, backoff=0.3, timeout=0.5)
-    emu.arm("latency", seconds=0.8, count=1, methods=["POST"])  # applied after the client gave up
+def test_the_settle_window_waits_for_a_slow_server_to_apply_a_timed_out_post(emu: Emulator) -> None:
+    # The POST is applied 1.2 s after it was sent; the client gives up at 0.5 s and reads the list
+    # at about 0.8 s, before the webhook exists. Only the settle window (2 timeouts) finds it.
+    client = client_for(emu, backoff=0.3, timeout=0.5)
+    emu.arm("latency", seconds=1.2, count=1, methods=["POST"])
     hook = client.create_webhook(URL, "workflowRun.started")
     assert [h["id"] for h in emu.webhooks()] == [hook.id]
     assert len(emu.requests("POST")) == 1
+    scans = emu.requests("GET")
+    first_scan_end = scans[0]["started"] + scans[0]["duration"]
+    post = emu.requests("POST")[0]
+    assert first_scan_end < post["started"] + post["duration"], "the first lookup ran before the POST was applied"
+    assert len(scans) >= 2
 
 
+def test_a_post_that_keeps_failing_unapplied_stops_with_the_window(emu: Emulator) -> None:
+    client = client_for(emu, retry_window=1.5, backoff=0.1)
+    emu.arm("status", status=503, probability=1.0, methods=["POST"])
+    with pytest.raises(CopyAIError) as err:
+        client.create_webhook(URL, "workflowRun.completed")
+    text = str(err.value)
+    assert "shows it was not registered" in text and "Nothing to clean up" in text
+    assert text.count("Copy.ai register webhook failed") == 1
+    assert emu.webhooks() == []
+    posts = len(emu.requests("POST"))
+    assert 2 <= posts <= 10  # repeated only after the list showed the previous was not applied
+
+
+def test_list_unreadable_too_says_the_webhook_may_exist(emu: Emulator) -> None:
+    client = client_for(emu, retry_window=1.0, backoff=0.1)
+    emu.arm("drop_after_commit", count=1, methods=["POST"])
+    emu.arm("status", status=503, probability=1.0, methods=["GET"])
+    with pytest.raises(CopyAIUnsettledError) as err:
+        client.create_webhook("https://hooks.example.com/c?token=SECRET-TOKEN", "workflowRun.completed")
+    text = str(err.value)
+    assert "may have been registered" in text and "copyai-audit" in text
+    assert "SECRET-TOKEN" not in text
+    assert len(emu.requests("POST")) == 1
+
+
+def test_recovery_never_adopts_a_webhook_another_resource_holds(emu: Emulator) -> None:
+    client = client_for(emu)
+    held = client.register_webhook(URL, "workflowRun.completed")  # another resource's, same fields
+    emu.arm("status", status=503, count=1, methods=["POST"])  # our POST fails, unapplied
+    hook = client.create_webhook(URL, "workflowRun.completed", claim=lambda h: h.id != held.id)
+    assert hook.id != held.id
+    assert sorted(h["id"] for h in emu.webhooks()) == sorted([held.id, hook.id])
+
+
+def test_a_post_refused_at_connect_is_retried_within_the_window(tmp_path: Any) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = CopyAIClient(API_KEY, f"http://127.0.0.1:{port}/api", backoff=0.2, retry_window=20, gate=RateGate())
+    emu = Emulator(api_key=API_KEY, port=port)
+    starter = threading.Timer(1.0, emu.start)  # the API comes up while the client retries
+    starter.start()
+    try:
+        hook = client.create_webhook(URL, "workflowRun.completed")
+        starter.join()
+        assert [h["id"] for h in emu.webhooks()] == [hook.id]
+        assert len(emu.requests("POST")) == 1
+    finally:
+        starter.join()
+        emu.stop()
+
+
+# -- errors ------------------------------------------------------------------------------------
 def test_errors_name_operation_status_code_and_details(emu: Emulator) -> None:
     with pytest.raises(CopyAIAuthError) as auth:
-        CopyAIClient("wrong-key", emu.base_url).list_webhooks()
+        CopyAIClient("wrong-key", emu.base_url, gate=RateGate()).list_webhooks()
     assert auth.value.status == 401 and "wrong-key" not in str(auth.value) and "copyai:apiKey" in str(auth.value)
     with pytest.raises(CopyAIValidationError) as bad:
         client_for(emu).register_webhook("not a url", "nope")
     text = str(bad.value)
     assert "register webhook failed: HTTP 422 VALIDATION_ERROR" in text and "url:" in text and "eventType:" in text
-    emu.arm("status", status=429, count=10, methods=["POST"])
+    emu.arm("status", status=429, probability=1.0, methods=["POST"])
     with pytest.raises(CopyAIRateLimitError):
-        CopyAIClient(API_KEY, emu.base_url, backoff=0.01, retries=1).register_webhook(URL, "workflowRun.started")
+        client_for(emu, retry_window=0.5).register_webhook(URL, "workflowRun.started")
 
 
 @pytest.mark.parametrize(("mode", "extra"), [("non_json", {}), ("oversized", {"size": 2_000_000})])
@@ -134,19 +308,11 @@ def test_bodies_that_are_not_the_contract_are_refused(emu: Emulator, mode: str, 
     assert "list webhooks" in str(err.value)
 
 
-def test_total_as_string_and_null_workflow_are_accepted(emu: Emulator) -> None:
-    client = client_for(emu)
-    client.register_webhook(URL, "workflowRun.started")
-    body = {"total": "1", "data": [{"id": "a", "url": URL, "eventType": "workflowRun.started", "workflowId": None}]}
-    client._request = lambda *a, **k: (200, body)  # type: ignore[method-assign]
-    assert client.list_webhooks() == (1, [Webhook("a", URL, "workflowRun.started", None)])
-
-
 def test_unreachable_base_url_and_bad_config() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    client = CopyAIClient(API_KEY, f"http://127.0.0.1:{port}/api", backoff=0.01, retries=1)
+    client = CopyAIClient(API_KEY, f"http://127.0.0.1:{port}/api", backoff=0.01, retry_window=0.3, gate=RateGate())
     with pytest.raises(CopyAIConnectionError) as err:
         client.register_webhook(URL, "workflowRun.started")
     assert "could not connect" in str(err.value) and not err.value.ambiguous

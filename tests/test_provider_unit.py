@@ -10,6 +10,7 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 from pulumi.output import Unknown
 
+from pulumi_copyai import core
 from pulumi_copyai.client import CopyAIError
 from pulumi_copyai.emulator.testing import Emulator
 from pulumi_copyai.provider import REPLACE_ON_CHANGE, CopyAIWebhookProvider, Settings
@@ -20,9 +21,12 @@ URL = "https://hooks.example.com/copyai"
 
 @pytest.fixture
 def provider(emu: Emulator) -> Iterator[CopyAIWebhookProvider]:
+    core.forget()  # each test starts like a new provider process
     p = CopyAIWebhookProvider()
-    p.configure(ConfigureRequest(Config({"copyai:apiKey": API_KEY, "copyai:baseUrl": emu.base_url}, "proj")))
+    p.configure(ConfigureRequest(Config({"copyai:apiKey": API_KEY, "copyai:baseUrl": emu.base_url,
+                                         "copyai:retryWindowSeconds": "2"}, "proj")))
     yield p
+    core.forget()
     assert vars(p) == {}, "the provider object must carry no state (it is pickled into every resource)"
 
 
@@ -99,32 +103,64 @@ def test_create_read_delete_one_call_each(provider: CopyAIWebhookProvider, emu: 
     gone = provider.read(created.id, created.outs)
     assert gone.id is None and gone.outs == {}
     provider.delete(created.id, created.outs)  # already gone: fine
-    assert [(r["method"], r["status"]) for r in emu.requests()] == [
-        ("POST", 200), ("GET", 200), ("DELETE", 200), ("GET", 404), ("DELETE", 404)]
+    # the first read takes a snapshot of the list; a webhook missing from it is confirmed by its own GET
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1] == created.id, r["status"]) for r in emu.requests()] == [
+        ("POST", False, 200), ("GET", False, 200), ("DELETE", True, 202), ("GET", True, 404), ("DELETE", True, 404)]
 
 
 @pytest.mark.parametrize("status", [401, 403, 500])
 def test_read_errors_are_never_gone(provider: CopyAIWebhookProvider, emu: Emulator, status: int) -> None:
     created = provider.create(props())
-    emu.arm("status", status=status, count=10, methods=["GET"])
+    emu.arm("status", status=status, probability=1.0, methods=["GET"])
     with pytest.raises(CopyAIError) as err:
         provider.read(created.id, created.outs)
     assert err.value.status == status
 
 
 def test_adopt_checks_fields(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
-    existing = provider.create(props(event_type="workflowRun.started"))
+    existing = emu.api("POST", "/webhook", json={"url": URL, "eventType": "workflowRun.started"}).json()["data"]["id"]
     with pytest.raises(CopyAIError, match="event_type is 'workflowRun.started' at Copy.ai"):
-        provider.create(props(import_id=existing.id))
-    adopted = provider.create(props(event_type="workflowRun.started", import_id=existing.id))
-    assert adopted.id == existing.id and len(emu.webhooks()) == 1
+        provider.create(props(import_id=existing))
+    with pytest.raises(CopyAIError, match="url differs from the declared one") as err:
+        provider.create(props(url=URL + "?token=SECRET", event_type="workflowRun.started", import_id=existing))
+    assert "SECRET" not in str(err.value)
+    adopted = provider.create(props(event_type="workflowRun.started", import_id=existing))
+    assert adopted.id == existing and len(emu.webhooks()) == 1
+    with pytest.raises(CopyAIError, match="already managed by another resource of this stack"):
+        provider.create(props(event_type="workflowRun.started", import_id=existing))
+
+
+def test_recovery_never_hands_out_an_id_a_resource_of_the_process_holds(
+    provider: CopyAIWebhookProvider, emu: Emulator
+) -> None:
+    # Two resources declare the same webhook; the second's POST fails unapplied (503). Its recovery
+    # finds the first one's webhook in the list, which must not be adopted: it registers its own.
+    first = provider.create(props())
+    emu.arm("status", status=503, count=1, methods=["POST"])
+    second = provider.create(props())
+    assert second.id != first.id
+    assert sorted(h["id"] for h in emu.webhooks()) == sorted([first.id, second.id])
+
+
+def test_a_normalized_url_reads_back_as_declared(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
+    emu.quirks(normalize_urls=True)
+    declared = "https://Hooks.Example.com:443/CopyAI"
+    created = provider.create(props(url=declared))
+    assert emu.webhooks()[0]["url"] == "https://hooks.example.com/CopyAI"
+    assert created.outs["url"] == declared
+    assert provider.read(created.id, created.outs).outs["url"] == declared  # so refresh shows no change
+    assert provider.diff(created.id, created.outs, props(url="https://hooks.example.com/CopyAI/")).changes is False
+    assert provider.diff(created.id, created.outs, props(url="https://hooks.example.com/copyai")).replaces == ["url"]
 
 
 def test_settings_prefer_stack_config_then_environment() -> None:
     env = {"COPYAI_API_KEY": "env-key", "COPYAI_BASE_URL": "http://127.0.0.1:1/api", "COPYAI_TIMEOUT_SECONDS": "7"}
-    assert Settings.resolve({}, env) == Settings("http://127.0.0.1:1/api", "env-key", 7.0)
+    assert Settings.resolve({}, env) == Settings("http://127.0.0.1:1/api", "env-key", 7.0, 300.0)
     assert Settings.resolve({"copyai:apiKey": "cfg-key", "copyai:baseUrl": None}, env).api_key == "cfg-key"
-    assert Settings.resolve({}, {}) == Settings("https://api.copy.ai/api", None, 30.0)
+    assert Settings.resolve({}, {}) == Settings("https://api.copy.ai/api", None, 30.0, 300.0)
+    assert Settings.resolve({}, {"COPYAI_RETRY_WINDOW_SECONDS": "20"}).retry_window == 20.0
     assert "env-key" not in repr(Settings.resolve({}, env))
-    with pytest.raises(CopyAIError, match="copyai:timeoutSeconds must be a number"):
+    with pytest.raises(CopyAIError, match=r"copyai:timeoutSeconds \(COPYAI_TIMEOUT_SECONDS\) must be a positive"):
         Settings.resolve({"copyai:timeoutSeconds": "soon"}, {})
+    with pytest.raises(CopyAIError, match="copyai:retryWindowSeconds .* must be a non-negative"):
+        Settings.resolve({"copyai:retryWindowSeconds": "-1"}, {})

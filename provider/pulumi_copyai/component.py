@@ -7,14 +7,11 @@ from typing import Optional
 
 import pulumi
 
+from . import core
 from .events import EventType
 from .webhook import CopyAIWebhook
 
-DEFAULT_EVENTS: tuple[EventType, ...] = (
-    EventType.WORKFLOW_RUN_STARTED,
-    EventType.WORKFLOW_RUN_COMPLETED,
-    EventType.WORKFLOW_RUN_FAILED,
-)
+DEFAULT_EVENTS: tuple[EventType, ...] = tuple(EventType(e) for e in core.DEFAULT_EVENTS)
 
 
 class WorkflowWebhooksArgs:
@@ -32,10 +29,9 @@ class WorkflowWebhooksArgs:
         workflow_id: Optional[pulumi.Input[str]] = None,
     ) -> None:
         events = [e.value if isinstance(e, EventType) else str(e) for e in event_types]
-        if not events:
-            raise ValueError("WorkflowWebhooks: event_types must name at least one event type")
-        if len(set(events)) != len(events):
-            raise ValueError(f"WorkflowWebhooks: event_types lists an event type twice: {events}")
+        reason = core.check_event_types(events)
+        if reason is not None:
+            raise ValueError(f"WorkflowWebhooks: {reason}")
         self.url = url
         self.event_types: list[str] = events
         self.workflow_id = workflow_id
@@ -64,8 +60,7 @@ class WorkflowWebhooks(pulumi.ComponentResource):
         super().__init__("copyai:index:WorkflowWebhooks", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.webhooks = {
-            event: CopyAIWebhook(f"{resource_name}-{event.split('.')[-1]}", args.url, event, args.workflow_id,
-                                 opts=child)
+            event: CopyAIWebhook(core.child_name(resource_name, event), args.url, event, args.workflow_id, opts=child)
             for event in args.event_types
         }
         self.webhook_ids = pulumi.Output.all(**{e: h.id for e, h in self.webhooks.items()})

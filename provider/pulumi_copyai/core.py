@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ OUTPUTS: tuple[str, ...] = REPLACE_ON_CHANGE
 INPUTS: tuple[str, ...] = (*REPLACE_ON_CHANGE, "import_id")
 #: How long one snapshot of the webhook list serves the reads of a refresh.
 SNAPSHOT_SECONDS = 10.0
+#: The events a WorkflowWebhooks component registers unless told otherwise.
+DEFAULT_EVENTS: tuple[str, ...] = ("workflowRun.started", "workflowRun.completed", "workflowRun.failed")
 
 
 def normalize(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,6 +48,21 @@ def check(
 ) -> list[tuple[str, str]]:
     """(property, reason) for each bad input, in the front door's property names."""
     return check_inputs(inputs, names, is_unknown)
+
+
+def check_event_types(event_types: Sequence[str], name: str = "event_types") -> str | None:
+    """The reason a WorkflowWebhooks list of event types is bad (each is checked as a webhook's), or None."""
+    if not event_types:
+        return f"{name} must name at least one event type, e.g. {', '.join(DEFAULT_EVENTS)}"
+    twice = sorted({e for e in event_types if list(event_types).count(e) > 1})
+    if twice:
+        return f"{name} lists an event type twice: {', '.join(twice)}; each event type makes one webhook"
+    return None
+
+
+def child_name(component: str, event_type: str) -> str:
+    """A WorkflowWebhooks child's resource name: `<component>-started`, `<component>-completed`, ..."""
+    return f"{component}-{event_type.split('.')[-1]}"
 
 
 def replaces(
@@ -100,6 +117,10 @@ class HeldIds:
     def hold(self, webhook_id: str) -> None:
         with self._lock:
             self._held.add(webhook_id)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._held.clear()
 
     def claim(self, hook: Webhook) -> bool:
         """Take `hook` for a resource, unless another resource of this process holds it."""
@@ -215,3 +236,12 @@ def lifecycle_for(settings: Settings) -> Lifecycle:
                                   retry_window=settings.retry_window)
             found = _LIFECYCLES[settings] = Lifecycle(client)
         return found
+
+
+def forget() -> None:
+    """Drop every client, snapshot and held id of this process (for tests that reuse one process)."""
+    with _LIFECYCLES_LOCK:
+        for lifecycle in _LIFECYCLES.values():
+            lifecycle.client.close()
+        _LIFECYCLES.clear()
+    HELD.forget()

@@ -70,9 +70,12 @@ class RateGate:
                 self._paused_until = max(self._paused_until, now + retry_after)
             while self._successes and self._successes[0] < now - 1.0:
                 self._successes.popleft()
-            getting_through = float(len(self._successes))
-            current = self.rate if self.rate is not None else max(getting_through, MIN_RATE)
-            self.rate = max(MIN_RATE, DECREASE * min(current, max(getting_through, MIN_RATE)))
+            got = float(len(self._successes))  # requests that got through in the last second
+            if self.rate is None:
+                if got >= 2:  # too little history says nothing about the limit: Retry-After alone then
+                    self.rate = DECREASE * got
+            else:
+                self.rate = max(MIN_RATE, DECREASE * (min(self.rate, got) if got >= 2 else self.rate))
             self._next_slot = max(self._next_slot, self._paused_until)
 
 
