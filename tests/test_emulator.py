@@ -35,7 +35,8 @@ def test_register_get_delete(emu: Emulator) -> None:
     assert hook["url"] == HOOK["url"] and hook["eventType"] == HOOK["eventType"] and hook["workflowId"] == "WCFG-1"
     got = emu.api("GET", f"/webhook/{hook['id']}").json()
     assert got == {"status": "success", "data": hook}
-    assert emu.api("DELETE", f"/webhook/{hook['id']}").status_code == 200
+    deleted = emu.api("DELETE", f"/webhook/{hook['id']}")
+    assert deleted.status_code == 202 and deleted.json() == {}  # the reference's 202 with an empty object
     gone = emu.api("GET", f"/webhook/{hook['id']}")
     assert gone.status_code == 404 and gone.json() == {"status": "error", "errorCode": "NOT_FOUND"}
     again = emu.api("DELETE", f"/webhook/{hook['id']}")
@@ -59,11 +60,13 @@ def test_list_pagination_edges(emu: Emulator) -> None:
     assert beyond == {"total": 23, "data": []}
     assert len(emu.api("GET", "/webhook", params={"size": 100}).json()["data"]) == 23
     assert len(emu.api("GET", "/webhook", params={"size": 1, "page": 22}).json()["data"]) == 1
-    for params, field in (({"size": 0}, "size"), ({"size": 101}, "size"), ({"page": -1}, "page"),
-                          ({"size": "ten"}, "size")):
-        resp = emu.api("GET", "/webhook", params=params)
+    for params, field in (({"size": 0}, "size"), ({"size": 101}, "size"), ({"page": -1}, "page")):
+        resp = emu.api("GET", "/webhook", params=params)  # an integer out of range: 422 with details
         assert resp.status_code == 422, params
         assert resp.json()["errorCode"] == "VALIDATION_ERROR" and field in resp.json()["details"]
+    for malformed in ({"size": "ten"}, {"page": "1.5"}, {"page": ""}, {"size": "+5"}):
+        resp = emu.api("GET", "/webhook", params=malformed)  # not an integer: 400 with {}
+        assert (resp.status_code, resp.json()) == (400, {}), malformed
 
 
 @pytest.mark.parametrize(
@@ -88,7 +91,7 @@ def test_register_validation_names_each_bad_field(emu: Emulator, body: dict[str,
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
 def test_body_that_is_not_a_json_object_is_400(emu: Emulator, raw: bytes) -> None:
     resp = emu.api("POST", "/webhook", data=raw, headers={"content-type": "application/json"})
-    assert resp.status_code == 400 and resp.json()["errorCode"] == "BAD_REQUEST"
+    assert resp.status_code == 400 and resp.json() == {"status": "error", "errorCode": "BAD_REQUEST"}
 
 
 @pytest.mark.parametrize("headers", [{}, {"x-copy-ai-api-key": "wrong"}, {"x-copy-ai-api-key": ""}])
@@ -183,7 +186,7 @@ def test_a_run_delivers_started_then_completed_to_matching_webhooks(
     assert done["result"] == emu.api("GET", f"/workflow/WCFG-A/run/{run_id}").json()["data"]["output"]
     run = emu.api("GET", f"/workflow/WCFG-A/run/{run_id}").json()["data"]
     assert run["status"] == "COMPLETE" and run["input"] == {"topic": "x"} and run["createdAt"].endswith("Z")
-    assert [r["id"] for r in emu.api("GET", "/workflow/WCFG-A/run").json()["data"]] == [run_id]
+    assert [r["id"] for r in emu.api("GET", "/workflow/WCFG-A/run").json()["data"]["data"]] == [run_id]
     assert emu.api("GET", f"/workflow/WCFG-B/run/{run_id}").status_code == 404
 
 

@@ -1,24 +1,47 @@
 """Fault injection and the request log: ASGI middleware wrapped around the emulator's /api routes.
 
-Faults are armed at run time through the admin routes (see `app.py`). Each fault applies to the
-next `count` matching requests, or to each matching request with `probability`, or both.
+Faults are armed at run time with `POST /_admin/faults` (see `app.py`), e.g. `{"mode": "status",
+"status": 429, "retry_after": 1, "count": 2}`. Every fault takes `methods` (e.g. `["POST"]`, empty:
+every method) and `path_prefix` (default "/api/"). The per-request modes apply to the next `count`
+matching requests, or to each matching request with `probability`, or both (default: `count` 1):
 
-Modes:
 - ``status``: answer at once with `status` (e.g. 429 with `retry_after`, 500, 503) without touching state.
-- ``latency``: wait `seconds` before handling the request normally.
-- ``drop_after_commit``: handle the request (so a POST registers the webhook), then abort the
-  TCP connection without sending a byte of the response.
+- ``latency``: wait `seconds` before handling the request normally (combines with one other mode).
+- ``drop_after_commit``: handle the request (so a POST registers the webhook), then close the TCP
+  connection without sending a byte of the response (see `connections.py` for how).
 - ``non_json``: answer 200 with an HTML body.
 - ``oversized``: answer 200 with a JSON body of `size` bytes (default 5 MiB).
+
+Two modes model a service rather than one request; they ignore `count` and `probability`:
+
+- ``outage``: for `seconds` from the moment it is armed, every matching request answers 503
+  `{"status": "error", "errorCode": "SERVICE_UNAVAILABLE"}` (with `Retry-After: <retry_after>` if
+  given). With `"refuse": true` the connection is reset instead (TCP RST, SO_LINGER 0) as soon as
+  the request's headers are in, without an answer and without applying the request: the client
+  reads ECONNRESET ("connection reset by peer"), the closest to "connection refused" the emulator
+  can get while its port stays open for /_admin. For a real refusal, stop the emulator
+  (`Emulator.stop()` / `restart()`).
+- ``rate_limit``: a token bucket per API key (the `x-copy-ai-api-key` value; requests without one
+  share a bucket): `rate` requests per second, up to `burst` at once (default: `rate`, at least 1).
+  A request finding the bucket empty answers 429 `{"status": "error", "errorCode": "RATE_LIMITED"}`
+  with `Retry-After`: the seconds until a token is available, rounded up to the next 0.01 and
+  written as a decimal without trailing zeros ("0.35", "1", "2.5"; not RFC 9110's integer
+  delay-seconds, which urllib3's own parser rejects; `"retry_after_format": "integer"` gives whole
+  seconds rounded up, at least 1). Stays until disarmed.
+
+Precedence: an active outage answers first; then the rate limiters (a refused request takes no
+token); then the per-request modes (latency first, then at most one other).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from starlette.responses import HTMLResponse, Response
@@ -28,7 +51,31 @@ from .responses import error_response
 
 _STATUS_CODES = {429: "RATE_LIMITED", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}
 
-MODES = ("status", "latency", "drop_after_commit", "non_json", "oversized")
+MODES = ("status", "latency", "drop_after_commit", "non_json", "oversized", "outage", "rate_limit")
+#: Modes that last (by time or until disarmed) instead of counting requests.
+LASTING_MODES = ("outage", "rate_limit")
+RETRY_AFTER_FORMATS = ("fractional", "integer")
+
+#: Closes a request's connection without an answer (`reset`: with an RST); False if it cannot.
+Aborter = Callable[[Scope, bool], bool]
+
+
+def format_retry_after(seconds: float, fmt: str = "fractional") -> str:
+    """`Retry-After` for a wait of `seconds`: "0.35", "1", "2.5" (fractional) or "1", "3" (integer)."""
+    if fmt == "integer":
+        return str(max(1, math.ceil(seconds - 1e-9)))
+    hundredths = max(1, math.ceil(seconds * 100 - 1e-6))
+    whole, frac = divmod(hundredths, 100)
+    return str(whole) if frac == 0 else f"{whole}.{frac:02d}".rstrip("0")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -42,26 +89,88 @@ class Fault:
     size: int = 5 * 1024 * 1024
     methods: list[str] = field(default_factory=list)  # empty: every method
     path_prefix: str = "/api/"
+    rate: float = 0.0
+    burst: float | None = None
+    refuse: bool = False
+    retry_after_format: str = "fractional"
     hits: int = 0
+    # run-time state, not part of the fault's JSON
+    _until: float = field(default=0.0, repr=False)
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def public_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if not f.name.startswith("_"))
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Fault:
         mode = body.get("mode")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        known = {k: v for k, v in body.items() if k in cls.__dataclass_fields__ and k != "hits"}
+        known = {k: v for k, v in body.items() if k in cls.public_fields() and k != "hits"}
+        _check(known.get("count") is None or (isinstance(known["count"], int) and not isinstance(known["count"], bool)
+                                              and known["count"] >= 0), "count must be an integer >= 0 or null")
+        for name in ("probability", "seconds", "rate"):
+            _check(name not in known or _is_number(known[name]), f"{name} must be a number")
+        for name in ("retry_after", "burst"):
+            _check(known.get(name) is None or _is_number(known[name]), f"{name} must be a number or null")
+        _check(not isinstance(known.get("status", 503), bool) and isinstance(known.get("status", 503), int)
+               and 100 <= known.get("status", 503) <= 599, "status must be an HTTP status code")
+        _check(not isinstance(known.get("size", 0), bool) and isinstance(known.get("size", 0), int)
+               and known.get("size", 0) >= 0, "size must be an integer >= 0")
+        _check(isinstance(known.get("methods", []), list) and all(isinstance(m, str) for m in known.get("methods", [])),
+               "methods must be a list of strings")
+        _check(isinstance(known.get("path_prefix", ""), str), "path_prefix must be a string")
+        _check(isinstance(known.get("refuse", False), bool), "refuse must be true or false")
+        _check(known.get("retry_after_format", "fractional") in RETRY_AFTER_FORMATS,
+               f"retry_after_format must be one of {', '.join(RETRY_AFTER_FORMATS)}")
         fault = cls(**known)
         fault.methods = [m.upper() for m in fault.methods]
-        if fault.count is None and "probability" not in body:
+        _check(0.0 <= fault.probability <= 1.0, "probability must be within 0..1")
+        _check(fault.seconds >= 0, "seconds must be >= 0")
+        if fault.mode in LASTING_MODES:
+            fault.count, fault.probability = None, 1.0
+        elif fault.count is None and "probability" not in body:
             fault.count = 1
-        if not 0.0 <= fault.probability <= 1.0:
-            raise ValueError("probability must be within 0..1")
+        if fault.mode == "outage":
+            _check(fault.seconds > 0, "an outage needs seconds > 0")
+            fault._until = time.monotonic() + fault.seconds
+        if fault.mode == "rate_limit":
+            _check(fault.rate > 0, "a rate limit needs rate > 0 (requests per second)")
+            if fault.burst is None:
+                fault.burst = max(1.0, fault.rate)
+            _check(fault.burst >= 1, "burst must be >= 1")
         return fault
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        if self.mode == "outage":
+            data["remaining_seconds"] = round(max(0.0, self._until - time.monotonic()), 3)
+        return data
 
     def matches(self, method: str, path: str) -> bool:
         if self.count == 0 or not path.startswith(self.path_prefix):
             return False
         return not self.methods or method in self.methods
+
+    def take_token(self, key: str, now: float) -> float:
+        """Take one token from `key`'s bucket: 0.0 if there was one, else the seconds until there is."""
+        assert self.burst is not None
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+
+@dataclass
+class Fired:
+    """A fault that fires for one request; `retry_after` in seconds for rate limits."""
+
+    fault: Fault
+    retry_after: float | None = None
 
 
 @dataclass
@@ -93,15 +202,33 @@ class FaultInjector:
         with self._lock:
             self._faults.clear()
 
+    def _expire(self, now: float) -> None:
+        self._faults = [f for f in self._faults if f.mode != "outage" or f._until > now]
+
     def faults(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [asdict(f) for f in self._faults]
+            self._expire(time.monotonic())
+            return [f.to_json() for f in self._faults]
 
-    def pick(self, method: str, path: str) -> list[Fault]:
-        """The faults that fire for this request (latency first, then at most one other)."""
-        chosen: list[Fault] = []
+    def pick(self, method: str, path: str, api_key: str = "") -> list[Fired]:
+        """The faults that fire for this request (see the module doc for the precedence)."""
+        now = time.monotonic()
         with self._lock:
+            self._expire(now)
             for fault in self._faults:
+                if fault.mode == "outage" and fault.matches(method, path):
+                    fault.hits += 1
+                    return [Fired(fault)]
+            for fault in self._faults:
+                if fault.mode == "rate_limit" and fault.matches(method, path):
+                    wait = fault.take_token(api_key, now)
+                    if wait > 0:
+                        fault.hits += 1
+                        return [Fired(fault, wait)]
+            chosen: list[Fault] = []
+            for fault in self._faults:
+                if fault.mode in LASTING_MODES:
+                    continue
                 if not fault.matches(method, path) or self._rng.random() >= fault.probability:
                     continue
                 if fault.mode != "latency" and any(f.mode != "latency" for f in chosen):
@@ -111,7 +238,7 @@ class FaultInjector:
                     fault.count -= 1
                 chosen.append(fault)
         chosen.sort(key=lambda f: f.mode != "latency")
-        return chosen
+        return [Fired(f) for f in chosen]
 
     def record(self, entry: LoggedRequest) -> None:
         with self._lock:
@@ -149,21 +276,31 @@ async def _buffered(receive: Receive) -> Receive:
     return replay
 
 
-def _abort_connection(send: Send) -> bool:
-    """Abort the TCP connection under this request (uvicorn keeps the transport on the send's owner)."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    if transport is None:
-        return False
-    transport.abort()
-    return True
+async def _until_disconnected(receive: Receive, timeout: float = 2.0) -> None:
+    """After an abort: wait for the server to notice, so it does not try to answer in our place."""
+
+    async def drain() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(drain(), timeout)
+    except asyncio.TimeoutError:
+        pass
 
 
 class FaultMiddleware:
-    """Applies armed faults to /api requests and logs every /api request with its outcome."""
+    """Applies armed faults to /api requests and logs every /api request with its outcome.
 
-    def __init__(self, app: ASGIApp, injector: FaultInjector) -> None:
+    `abort` closes a request's connection unanswered (`ConnectionRegistry.abort` under
+    `copyai-emulator`); without it, `drop_after_commit` raises after applying the request (uvicorn
+    then answers 500) and a refusing outage answers 503 instead.
+    """
+
+    def __init__(self, app: ASGIApp, injector: FaultInjector, abort: Aborter | None = None) -> None:
         self.app = app
         self.injector = injector
+        self.abort: Aborter = abort or (lambda scope, reset: False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
@@ -179,7 +316,7 @@ class FaultMiddleware:
             await send(message)
 
         try:
-            await self._handle(scope, receive, send, logging_send, outcome)
+            await self._handle(scope, receive, logging_send, outcome)
         finally:
             self.injector.record(
                 LoggedRequest(
@@ -188,16 +325,27 @@ class FaultMiddleware:
                 )
             )
 
-    async def _handle(
-        self, scope: Scope, receive: Receive, raw_send: Send, send: Send, outcome: dict[str, Any]
-    ) -> None:
-        for fault in self.injector.pick(scope["method"], scope["path"]):
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, outcome: dict[str, Any]) -> None:
+        api_key = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-copy-ai-api-key"), "")
+        for fired in self.injector.pick(scope["method"], scope["path"], api_key):
+            fault = fired.fault
             outcome["fault"] = fault.mode if outcome["fault"] is None else f"{outcome['fault']}+{fault.mode}"
             if fault.mode == "latency":
                 # Take the whole request first: a slow server still applies a request whose
                 # client gave up waiting, which is what makes timeouts ambiguous.
                 receive = await _buffered(receive)
                 await asyncio.sleep(fault.seconds)
+            elif fault.mode == "outage":
+                if fault.refuse and self.abort(scope, True):
+                    await _until_disconnected(receive)
+                    return
+                headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else None
+                await error_response(503, "SERVICE_UNAVAILABLE", headers=headers)(scope, receive, send)
+                return
+            elif fault.mode == "rate_limit":
+                retry_after = format_retry_after(fired.retry_after or 0.0, fault.retry_after_format)
+                await error_response(429, "RATE_LIMITED", headers={"retry-after": retry_after})(scope, receive, send)
+                return
             elif fault.mode == "status":
                 code = _STATUS_CODES.get(fault.status, f"HTTP_{fault.status}")
                 details = {"injected": "fault injected by the emulator"} if fault.status == 422 else None
@@ -217,7 +365,8 @@ class FaultMiddleware:
                     return None
 
                 await self.app(scope, receive, swallow)
-                if not _abort_connection(raw_send):
+                if not self.abort(scope, False):
                     raise ConnectionAbortedError("fault: drop_after_commit")  # the server answers 500 then
+                await _until_disconnected(receive)
                 return
         await self.app(scope, receive, send)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
 from typing import Any
 
 
-def create_receiver_app(events: list[dict[str, Any]] | None = None, out: Any = None) -> Any:
-    """An ASGI app that answers 200 to any POST and records the JSON body it got."""
+def create_receiver_app(events: list[dict[str, Any]] | None = None, out: Any = None, delay: float = 0.0) -> Any:
+    """An ASGI app that answers 200 to any POST (after `delay` seconds) and records the JSON body it got."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -28,6 +29,8 @@ def create_receiver_app(events: list[dict[str, Any]] | None = None, out: Any = N
         received.append(event)
         if out is not None:
             print(json.dumps(event), file=out, flush=True)
+        if delay > 0:
+            await asyncio.sleep(delay)
         return JSONResponse({"ok": True})
 
     async def list_events(request: Request) -> JSONResponse:
@@ -43,11 +46,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="copyai-receiver", description="Print Copy.ai webhook events as JSON lines.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8788)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering each event")
     args = parser.parse_args(argv)
     import uvicorn
 
     print(f"copyai-receiver listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    uvicorn.run(create_receiver_app(out=sys.stdout), host=args.host, port=args.port, log_level="warning")
+    app = create_receiver_app(out=sys.stdout, delay=args.delay)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -15,3 +15,8 @@ def error_response(
     if details is not None:
         body["details"] = details
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def empty_response(status: int) -> JSONResponse:
+    """`{}` with the given HTTP status: Copy.ai's 202 for a delete and its bodiless 400s."""
+    return JSONResponse({}, status_code=status)

@@ -1,4 +1,8 @@
-"""SQLite persistence for the emulator: webhooks and workflow runs."""
+"""SQLite persistence for the emulator: webhooks and workflow runs.
+
+Every method is blocking (SQLite I/O under a lock): async code calls them through a thread pool
+(`app.py` does, with `starlette.concurrency.run_in_threadpool`), never on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+#: Columns added after the first release: (name, definition), added to older database files on open.
+_RUN_COLUMNS = (("credits", "REAL NOT NULL DEFAULT 0"),)
+
+_RUN_FIELDS = "id, workflow_id, input, metadata, status, output, created_at, credits"
+
 
 @dataclass(frozen=True)
 class Webhook:
@@ -47,6 +56,11 @@ class Webhook:
         }
 
 
+def new_run_id() -> str:
+    """Copy.ai's run id shape: `WRUN-<uuid>`."""
+    return f"WRUN-{uuid.uuid4()}"
+
+
 class Store:
     """Thread-safe store; `path=None` keeps everything in memory."""
 
@@ -55,6 +69,10 @@ class Store:
         self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for name, definition in _RUN_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         with self._lock:
@@ -86,13 +104,15 @@ class Store:
             ).fetchall()
         return total, [Webhook(*r) for r in rows]
 
-    def webhooks_for(self, event_type: str, workflow_id: str) -> list[Webhook]:
+    def webhooks_for(self, event_type: str, workflow_id: str | None) -> list[Webhook]:
+        """Webhooks of `event_type` hearing `workflow_id` (theirs or every workflow); None: all of that type."""
+        query = "SELECT id, url, event_type, workflow_id FROM webhooks WHERE event_type = ?"
+        params: tuple[str, ...] = (event_type,)
+        if workflow_id is not None:
+            query += " AND (workflow_id = '' OR workflow_id = ?)"
+            params += (workflow_id,)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, url, event_type, workflow_id FROM webhooks"
-                " WHERE event_type = ? AND (workflow_id = '' OR workflow_id = ?) ORDER BY seq",
-                (event_type, workflow_id),
-            ).fetchall()
+            rows = self._db.execute(query + " ORDER BY seq", params).fetchall()
         return [Webhook(*r) for r in rows]
 
     def delete_webhook(self, webhook_id: str) -> bool:
@@ -106,18 +126,20 @@ class Store:
             self._db.execute("DELETE FROM runs")
 
     # -- workflow runs ----------------------------------------------------------------------
-    def add_run(self, workflow_id: str, start_variables: dict[str, Any], metadata: dict[str, Any]) -> str:
-        run_id = uuid.uuid4().hex
+    def add_run(
+        self, workflow_id: str, start_variables: dict[str, Any], metadata: dict[str, Any] | None, credits: float
+    ) -> dict[str, Any]:
+        """Record a run in PROCESSING and return it in its API shape. `metadata=None`: none was given."""
+        run_id = new_run_id()
         created = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        row = (run_id, workflow_id, json.dumps(start_variables), json.dumps(metadata), "PROCESSING", "null",
+               created, credits)
         with self._lock:
-            self._db.execute(
-                "INSERT INTO runs (id, workflow_id, input, metadata, status, output, created_at)"
-                " VALUES (?, ?, ?, ?, 'PROCESSING', '{}', ?)",
-                (run_id, workflow_id, json.dumps(start_variables), json.dumps(metadata), created),
-            )
-        return run_id
+            self._db.execute(f"INSERT INTO runs ({_RUN_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        return _run_to_api(row)
 
-    def finish_run(self, run_id: str, status: str, output: dict[str, Any]) -> None:
+    def finish_run(self, run_id: str, status: str, output: dict[str, Any] | None) -> None:
+        """Set the final status; `output=None`: the run produced none (its answer then has no `output`)."""
         with self._lock:
             self._db.execute(
                 "UPDATE runs SET status = ?, output = ? WHERE id = ?", (status, json.dumps(output), run_id)
@@ -126,27 +148,34 @@ class Store:
     def get_run(self, workflow_id: str, run_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, input, metadata, status, output, created_at FROM runs WHERE workflow_id = ? AND id = ?",
-                (workflow_id, run_id),
+                f"SELECT {_RUN_FIELDS} FROM runs WHERE workflow_id = ? AND id = ?", (workflow_id, run_id)
             ).fetchone()
         return _run_to_api(row) if row else None
 
-    def list_runs(self, workflow_id: str) -> list[dict[str, Any]]:
+    def list_runs(self, workflow_id: str, page: int = 0, size: int = 10) -> tuple[int, list[dict[str, Any]]]:
         with self._lock:
+            total = self._db.execute("SELECT COUNT(*) FROM runs WHERE workflow_id = ?", (workflow_id,)).fetchone()[0]
             rows = self._db.execute(
-                "SELECT id, input, metadata, status, output, created_at FROM runs WHERE workflow_id = ? ORDER BY seq",
-                (workflow_id,),
+                f"SELECT {_RUN_FIELDS} FROM runs WHERE workflow_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+                (workflow_id, size, page * size),
             ).fetchall()
-        return [_run_to_api(r) for r in rows]
+        return total, [_run_to_api(r) for r in rows]
 
 
 def _run_to_api(row: tuple[Any, ...]) -> dict[str, Any]:
-    run_id, input_, metadata, status, output, created = row
-    return {
+    """A run as GET /workflow/{id}/run/{run_id} shows it: `metadata` and `output` only when there are any."""
+    run_id, workflow_id, input_, metadata, status, output, created, credits = row
+    run: dict[str, Any] = {
         "id": run_id,
+        "workflowRunId": run_id,
+        "workflowId": workflow_id,
         "input": json.loads(input_),
-        "metadata": json.loads(metadata),
         "status": status,
-        "output": json.loads(output),
         "createdAt": created,
+        "credits": int(credits) if float(credits).is_integer() else credits,
     }
+    if json.loads(metadata) is not None:
+        run["metadata"] = json.loads(metadata)
+    if json.loads(output) is not None:
+        run["output"] = json.loads(output)
+    return run

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
@@ -26,13 +27,21 @@ class Emulator:
         seed: int | None = 1234,
         port: int = 0,
         extra_args: list[str] | None = None,
+        quirks: dict[str, bool] | None = None,
+        credits: float | None = None,
+        run_cost: float | None = None,
     ) -> None:
+        """`quirks` (e.g. `{"total_as_string": True}`) and the credit budget `credits` (None: unlimited,
+        each run costing `run_cost`, default 1) hold from the start and are restored by `reset()`."""
         self.api_key = api_key
         self.db = db
         self.run_seconds = run_seconds
         self.seed = seed
         self.port = port
         self.extra_args = extra_args or []
+        self.initial_quirks = dict(quirks or {})
+        self.initial_credits = credits
+        self.run_cost = run_cost
         self.url = ""
         self._proc: subprocess.Popen[str] | None = None
         self._http = requests.Session()
@@ -46,6 +55,11 @@ class Emulator:
             cmd += ["--db", self.db]
         if self.seed is not None:
             cmd += ["--seed", str(self.seed)]
+        cmd += [arg for name, on in self.initial_quirks.items() if on for arg in ("--quirk", name)]
+        if self.initial_credits is not None:
+            cmd += ["--credits", str(self.initial_credits)]
+        if self.run_cost is not None:
+            cmd += ["--run-cost", str(self.run_cost)]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         found = threading.Event()
 
@@ -67,8 +81,6 @@ class Emulator:
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> None:
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -79,15 +91,31 @@ class Emulator:
                     raise
                 time.sleep(0.05)
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """Stop the process (SIGTERM; `kill`: SIGKILL, as a crash). The port stays in `self.port`."""
         if self._proc and self._proc.poll() is None:
-            self._proc.terminate()
+            if kill:
+                self._proc.kill()
+            else:
+                self._proc.terminate()
             try:
                 self._proc.wait(10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
         self._proc = None
+
+    def restart(self, downtime: float = 0.0, kill: bool = False, timeout: float = 20.0) -> Emulator:
+        """Stop the process and start it again on the same port with the same `--db` file (without
+        `db` the state starts empty). During `downtime` seconds connections are refused."""
+        self.stop(kill=kill)
+        if downtime > 0:
+            time.sleep(downtime)
+        return self.start(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -110,7 +138,7 @@ class Emulator:
         return self._http.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
 
     def webhooks(self) -> list[dict[str, Any]]:
-        """Every registered webhook, through the paginated list route."""
+        """Every registered webhook, through the paginated list route (whatever the quirks)."""
         found: list[dict[str, Any]] = []
         page = 0
         while True:
@@ -118,9 +146,30 @@ class Emulator:
             resp.raise_for_status()
             body = resp.json()
             found += body["data"]
-            if not body["data"] or len(found) >= int(body["total"]):
+            done = len(found) >= int(body["total"]) if "total" in body else len(body["data"]) < 100
+            if not body["data"] or done:
                 return found
             page += 1
+
+    def runs(self, workflow_id: str) -> list[dict[str, Any]]:
+        """Every run of a workflow, through the paginated (nested) list route."""
+        found: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            resp = self.api("GET", f"/workflow/{workflow_id}/run/", params={"page": page, "size": 100})
+            resp.raise_for_status()
+            data = resp.json()["data"]
+            found += data["data"]
+            done = len(found) >= int(data["total"]) if "total" in data else len(data["data"]) < 100
+            if not data["data"] or done:
+                return found
+            page += 1
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document the emulator serves (GET /openapi.json)."""
+        resp = self._http.get(f"{self.url}/openapi.json", timeout=30)
+        resp.raise_for_status()
+        return dict(resp.json())
 
     # -- admin ------------------------------------------------------------------------------
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -153,7 +202,78 @@ class Emulator:
         return list(self.admin("GET", "/deliveries")["deliveries"])
 
     def reset(self) -> None:
+        """Empty the state, faults, logs; restore the quirks and the credit budget given at start."""
         self.admin("POST", "/reset")
+
+    def quirks(self, **flags: bool) -> dict[str, bool]:
+        """Switch quirks, e.g. `quirks(total_as_string=True)`; returns every quirk's value (no flags: read)."""
+        body = self.admin("POST", "/quirks", json=flags) if flags else self.admin("GET", "/quirks")
+        return dict(body["quirks"])
+
+    def set_credits(self, credits: float | None, run_cost: float | None = None) -> dict[str, Any]:
+        """Set the credits left (None: unlimited), optionally the cost of a run; returns `credits()`."""
+        body: dict[str, Any] = {"credits": credits}
+        if run_cost is not None:
+            body["run_cost"] = run_cost
+        return dict(self.admin("POST", "/credits", json=body))
+
+    def credits(self) -> dict[str, Any]:
+        """`{"credits": left or None, "run_cost": c, "used": u, "limit_reached": bool}`."""
+        return dict(self.admin("GET", "/credits"))
+
+
+class Receiver:
+    """A webhook receiver (`copyai-receiver`'s app) on a free loopback port, served from a thread of
+    this process: `with Receiver() as rx: ... rx.url ... rx.events`. `delay`: seconds before each answer."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.events: list[dict[str, Any]] = []
+        self.url = ""
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 10.0) -> Receiver:
+        import socket
+
+        import uvicorn
+
+        from .receiver import create_receiver_app
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        app = create_receiver_app(self.events, delay=self.delay)
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the receiver did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+        self._server = self._thread = None
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until at least `count` events arrived; returns them all."""
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.events)} of {count} events arrived: {self.events}")
+            time.sleep(0.02)
+        return list(self.events)
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
 
 
 def running_emulator(**kwargs: Any) -> Iterator[Emulator]:
@@ -165,4 +285,4 @@ def running_emulator(**kwargs: Any) -> Iterator[Emulator]:
         emu.stop()
 
 
-__all__ = ["Emulator", "running_emulator"]
+__all__ = ["Emulator", "Receiver", "running_emulator"]

@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
-from pulumi.runtime.rpc import UNKNOWN
 from pulumi.provider.experimental.provider import (
     CheckFailure,
     CheckRequest,
@@ -40,6 +39,7 @@ from pulumi.provider.experimental.provider import (
     UpdateRequest,
     UpdateResponse,
 )
+from pulumi.runtime.rpc import UNKNOWN
 
 from .. import core
 from ..errors import CopyAIError

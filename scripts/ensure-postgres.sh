@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Make sure the PostgreSQL server binaries (initdb, pg_ctl, postgres) are installed, and print their directory
+# on the last line of stdout. The tests' PostgreSQL fixture (tests/postgres.py) starts its own throwaway server
+# from that directory; this script never starts or configures a server itself.
+#
+#   scripts/ensure-postgres.sh        # e.g. prints /usr/lib/postgresql/15/bin
+#
+# When the binaries are missing it installs Debian's server package (postgresql-15, else postgresql) with apt-get,
+# as root or through sudo. Idempotent; when the binaries are present it only looks and returns at once.
+# Env: PG_BINDIR: a directory to use instead of looking (it must hold the three programs).
+set -euo pipefail
+
+log() { printf '[ensure-postgres] %s\n' "$*" >&2; }
+
+has_server() {  # $1 = directory
+  [ -n "$1" ] && [ -x "$1/initdb" ] && [ -x "$1/pg_ctl" ] && [ -x "$1/postgres" ]
+}
+
+find_bindir() {
+  local dir
+  if [ -n "${PG_BINDIR:-}" ]; then
+    has_server "$PG_BINDIR" && { echo "$PG_BINDIR"; return 0; }
+    log "PG_BINDIR=$PG_BINDIR does not hold initdb, pg_ctl and postgres"
+    return 2
+  fi
+  # pg_config (from libpq-dev) names the bin directory of the matching server, which may not be installed.
+  if command -v pg_config >/dev/null 2>&1; then
+    dir="$(pg_config --bindir 2>/dev/null || true)"
+    has_server "$dir" && { echo "$dir"; return 0; }
+  fi
+  # Debian's layout without pg_config: prefer 15, then the newest installed major version.
+  for dir in /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4,4nr); do
+    has_server "$dir" && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+status=0
+find_bindir || status=$?
+[ "$status" -eq 0 ] && exit 0
+[ "$status" -eq 2 ] && exit 1
+
+command -v apt-get >/dev/null 2>&1 || {
+  log "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found, and there is no apt-get to install them:"
+  log "install PostgreSQL 15's server package, or set PG_BINDIR to the directory that holds them"
+  exit 1
+}
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+else
+  log "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; installing them needs root:"
+  log "run 'sudo apt-get install -y postgresql-15' (or this script as root), or set PG_BINDIR"
+  exit 1
+fi
+
+apt_install() {
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+}
+log "PostgreSQL server binaries not found; installing Debian's postgresql-15 package"
+if ! apt_install postgresql-15 && ! apt_install postgresql; then
+  log "apt-get install failed; refreshing the package lists and retrying"
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
+  apt_install postgresql-15 || apt_install postgresql || {
+    log "could not install PostgreSQL's server package with apt-get (see the output above)"
+    exit 1
+  }
+fi
+
+find_bindir || { log "installed PostgreSQL, yet initdb, pg_ctl and postgres are still not found"; exit 1; }
