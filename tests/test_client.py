@@ -211,6 +211,24 @@ def test_create_after_a_dropped_answer_adopts_instead_of_duplicating(emu: Emulat
     assert emu.requests("GET")[0]["query"] == "page=0&size=100"
 
 
+def test_a_garbled_200_the_server_applied_is_adopted(emu: Emulator) -> None:
+    client = client_for(emu)
+    emu.arm("garbled_after_commit", count=1, methods=["POST"])
+    hook = client.create_webhook(URL, "workflowRun.completed")
+    assert [h["id"] for h in emu.webhooks()] == [hook.id]
+    assert len(emu.requests("POST")) == 1  # ambiguous: the list showed it was applied
+
+
+def test_error_messages_describe_shapes_never_values(emu: Emulator) -> None:
+    secret_url = "https://hooks.example.com/c?token=SECRET-7f3a"
+    emu.arm("garbled_after_commit", count=1, methods=["POST"])
+    with pytest.raises(CopyAIResponseError) as err:
+        client_for(emu).register_webhook(secret_url, "workflowRun.completed")
+    text = str(err.value)
+    assert "an object with status (string), result (object)" in text and err.value.ambiguous
+    assert "SECRET-7f3a" not in text and "hooks.example.com/c" not in text
+
+
 def test_create_after_an_unapplied_5xx_registers_once(emu: Emulator) -> None:
     client = client_for(emu)
     emu.arm("status", status=503, count=1, methods=["POST"])
@@ -225,9 +243,10 @@ def test_the_settle_window_waits_for_a_slow_server_to_apply_a_timed_out_post(emu
     client = client_for(emu, backoff=0.3, timeout=0.5)
     emu.arm("latency", seconds=1.2, count=1, methods=["POST"])
     hook = client.create_webhook(URL, "workflowRun.started")
+    time.sleep(1.3)  # every POST sent has landed by now
     assert [h["id"] for h in emu.webhooks()] == [hook.id]
     assert len(emu.requests("POST")) == 1
-    scans = emu.requests("GET")
+    scans = emu.requests("GET", path_prefix="/api/webhook")
     first_scan_end = scans[0]["started"] + scans[0]["duration"]
     post = emu.requests("POST")[0]
     assert first_scan_end < post["started"] + post["duration"], "the first lookup ran before the POST was applied"

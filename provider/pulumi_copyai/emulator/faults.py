@@ -11,6 +11,9 @@ matching requests, or to each matching request with `probability`, or both (defa
   connection without sending a byte of the response (see `connections.py` for how).
 - ``non_json``: answer 200 with an HTML body.
 - ``oversized``: answer 200 with a JSON body of `size` bytes (default 5 MiB).
+- ``garbled_after_commit``: handle the request (so a POST registers the webhook), then answer 200
+  with JSON of the wrong shape: `{"status": "success", "result": <the request's JSON body>}` (no
+  `data`), as a broken proxy or API version might; the body echoes the request, url included.
 
 Two modes model a service rather than one request; they ignore `count` and `probability`:
 
@@ -36,6 +39,7 @@ token); then the per-request modes (latency first, then at most one other).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import threading
@@ -44,14 +48,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .responses import error_response
 
 _STATUS_CODES = {429: "RATE_LIMITED", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}
 
-MODES = ("status", "latency", "drop_after_commit", "non_json", "oversized", "outage", "rate_limit")
+MODES = ("status", "latency", "drop_after_commit", "garbled_after_commit", "non_json", "oversized", "outage",
+         "rate_limit")
 #: Modes that last (by time or until disarmed) instead of counting requests.
 LASTING_MODES = ("outage", "rate_limit")
 RETRY_AFTER_FORMATS = ("fractional", "integer")
@@ -276,6 +281,20 @@ async def _buffered(receive: Receive) -> Receive:
     return replay
 
 
+async def _replayed(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives `body` once more, then defers to `receive`."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 async def _until_disconnected(receive: Receive, timeout: float = 2.0) -> None:
     """After an abort: wait for the server to notice, so it does not try to answer in our place."""
 
@@ -358,6 +377,21 @@ class FaultMiddleware:
             elif fault.mode == "oversized":
                 filler = b'{"status": "success", "data": {"pad": "' + b"x" * fault.size + b'"}}'
                 await Response(filler, media_type="application/json")(scope, receive, send)
+                return
+            elif fault.mode == "garbled_after_commit":
+                receive = await _buffered(receive)
+                request_body = (await receive()).get("body", b"")
+                receive = await _replayed(request_body, receive)
+
+                async def discard(message: Message) -> None:
+                    return None
+
+                await self.app(scope, receive, discard)
+                try:
+                    echoed = json.loads(request_body or b"{}")
+                except ValueError:
+                    echoed = None
+                await JSONResponse({"status": "success", "result": echoed})(scope, receive, send)
                 return
             elif fault.mode == "drop_after_commit":
 
