@@ -8,23 +8,18 @@ Pulumi YAML program with the `copyai` package's plugin (copyai:index:Webhook): b
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pulumi_copyai.emulator.testing import Emulator
+from tests.cli import Project, cli_env, hooks_for
 from tests.postgres import PostgresServer, postgres_backend_url_fixture, postgres_fixture  # noqa: F401
 
-REPO = Path(__file__).resolve().parent.parent
 API_KEY = "teams-key-5c1d"
-TYPES = ("pulumi-python:dynamic/copyai:CopyAIWebhook", "copyai:index:Webhook")
 
 
 @pytest.fixture(scope="module")
@@ -37,78 +32,6 @@ def workspace() -> Iterator[Emulator]:
 def ws(workspace: Emulator) -> Emulator:
     workspace.reset()
     return workspace
-
-
-class Project:
-    """A Pulumi project directory outside the repository, driven through the CLI."""
-
-    def __init__(self, root: Path, name: str, env: dict[str, str]) -> None:
-        self.dir = root / name
-        self.dir.mkdir(parents=True)
-        self.name = name
-        self.env = env
-
-    def python(self, hooks: list[dict[str, Any]]) -> Project:
-        (self.dir / "Pulumi.yaml").write_text(f"name: {self.name}\nruntime: python\n")
-        (self.dir / "hooks.json").write_text(json.dumps(hooks))
-        (self.dir / "__main__.py").write_text(textwrap.dedent("""
-            import json
-            import pulumi
-            from pulumi_copyai import CopyAIWebhook
-            for spec in json.load(open("hooks.json")):
-                url = spec["url"].replace("{stack}", pulumi.get_stack())
-                url = pulumi.Output.secret(url) if spec.get("secret") else url
-                CopyAIWebhook(spec["name"], url=url, event_type=spec["eventType"])
-        """))
-        return self
-
-    def yaml(self, hooks: list[dict[str, Any]]) -> Project:
-        resources = {}
-        for spec in hooks:
-            plain = spec["url"].replace("{stack}", "${pulumi.stack}")
-            url: Any = {"fn::secret": plain} if spec.get("secret") else plain
-            resources[spec["name"]] = {"type": "copyai:index:Webhook",
-                                       "properties": {"url": url, "eventType": spec["eventType"]}}
-        program = {"name": self.name, "runtime": "yaml", "resources": resources}
-        (self.dir / "Pulumi.yaml").write_text(json.dumps(program, indent=1))  # JSON is YAML
-        return self
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(["pulumi", *args, "--non-interactive"], cwd=self.dir, env=self.env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.dir, env=self.env, text=True,
-                              capture_output=True, check=False)
-        if check:
-            assert done.returncode == 0, f"pulumi {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done
-
-    def ids(self, stack: str) -> set[str]:
-        deployment = json.loads(self.run("stack", "export", "--stack", stack).stdout)["deployment"]
-        return {r["id"] for r in deployment.get("resources") or [] if r["type"] in TYPES}
-
-
-def cli_env(backend_url: str, emu: Emulator, home: Path) -> dict[str, str]:
-    bin_dirs = [str(Path(sys.executable).parent), str(REPO / ".pulumi-bin")]  # venv python + plugin, CLI + hosts
-    return {
-        "PATH": os.pathsep.join([*bin_dirs, "/usr/local/bin", "/usr/bin", "/bin"]),
-        "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
-        "HOME": str(home),
-        "PULUMI_HOME": str(home / ".pulumi"),
-        "PULUMI_BACKEND_URL": backend_url,
-        "PULUMI_CONFIG_PASSPHRASE": "team-passphrase",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "COPYAI_BASE_URL": emu.base_url,
-        "COPYAI_API_KEY": API_KEY,
-    }
-
-
-def hooks_for(project: str, n: int) -> list[dict[str, Any]]:
-    """`n` webhooks whose URLs name the project and the stack (each stack declares its own)."""
-    return [{"name": f"hook-{i:02d}", "url": f"https://hooks.example.com/{project}/{{stack}}/{i}",
-             "eventType": "workflowRun.completed"} for i in range(n)]
 
 
 def test_four_stacks_of_two_projects_at_once_under_faults(

@@ -235,11 +235,11 @@ class CopyAIClient:
             return max(0.0, min(delay, until - time.monotonic()))
 
         def attempt() -> Any:
-            self.gate.wait(until)
+            sent = self.gate.wait(until)
             try:
                 body = self._send(operation, method, path, **kwargs)
             except CopyAIRateLimitError as exc:
-                self.gate.throttled(exc.retry_after)
+                self.gate.throttled(exc.retry_after, sent)
                 raise
             self.gate.succeeded()
             return body

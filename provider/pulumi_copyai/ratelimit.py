@@ -16,10 +16,11 @@ from collections import deque
 
 #: After this long without a 429 the gate stops pacing.
 CALM_SECONDS = 60.0
-#: Pace after a 429, as a fraction of the rate that was getting through.
-DECREASE = 0.9
+#: Pace after a 429: this fraction of the rate that was getting through (first 429), or of the pace.
+DECREASE = 0.95
 #: Requests per second added to the pace by each success.
-INCREASE = 0.05
+INCREASE = 0.02
+
 MIN_RATE = 0.5
 
 
@@ -31,13 +32,15 @@ class RateGate:
         self._paused_until = 0.0
         self._next_slot = 0.0
         self._last_throttle = -CALM_SECONDS
+        self._last_decrease = -CALM_SECONDS
         #: Requests per second, or None while no 429 has been seen recently.
         self.rate: float | None = None
         self._successes: deque[float] = deque()
         self.throttles = 0
 
-    def wait(self, deadline: float | None = None) -> None:
-        """Block until this request may go (never past `deadline`, a time.monotonic() value)."""
+    def wait(self, deadline: float | None = None) -> float:
+        """Block until this request may go (never past `deadline`, a time.monotonic() value); returns
+        the time it went, for `throttled`."""
         with self._lock:
             now = time.monotonic()
             if self.rate is not None and now - self._last_throttle > CALM_SECONDS:
@@ -50,6 +53,7 @@ class RateGate:
             start = min(start, deadline)
         if start > now:
             time.sleep(start - now)
+        return time.monotonic()
 
     def succeeded(self) -> None:
         with self._lock:
@@ -60,11 +64,14 @@ class RateGate:
             if self.rate is not None:
                 self.rate += INCREASE
 
-    def throttled(self, retry_after: float | None) -> None:
-        """A 429: pause everyone for `retry_after` seconds and slow the pace down."""
+    def throttled(self, retry_after: float | None, sent: float | None = None) -> None:
+        """A 429 for a request that went at `sent`: pause everyone for `retry_after` seconds and
+        slow the pace down, once per event (a request sent before the last slow-down was already
+        in flight then: its 429 is the same event, as TCP counts one loss per round trip)."""
         with self._lock:
             now = time.monotonic()
             self.throttles += 1
+            same_event = sent is not None and sent <= self._last_decrease
             self._last_throttle = now
             if retry_after:
                 self._paused_until = max(self._paused_until, now + retry_after)
@@ -74,8 +81,10 @@ class RateGate:
             if self.rate is None:
                 if got >= 2:  # too little history says nothing about the limit: Retry-After alone then
                     self.rate = DECREASE * got
-            else:
-                self.rate = max(MIN_RATE, DECREASE * (min(self.rate, got) if got >= 2 else self.rate))
+                    self._last_decrease = now
+            elif not same_event:
+                self.rate = max(MIN_RATE, DECREASE * self.rate)
+                self._last_decrease = now
             self._next_slot = max(self._next_slot, self._paused_until)
 
 

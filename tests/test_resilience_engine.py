@@ -1,0 +1,130 @@
+"""Riding out outages and rate limits through the `pulumi` CLI, with both front doors.
+
+- the API answers 503 to everything for 20 s, starting 2 s into `up` (then `refresh`, `destroy`);
+- the API process is killed and restarted on the same port and SQLite file in the middle of `up`;
+- 200 webhooks under a limit of 20 requests/s: `up` and `destroy` take about the 10 s the limit
+  allows, with few 429s, because one rate gate paces every call of the provider process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pulumi_copyai.emulator.testing import Emulator
+from tests.cli import Project, cli_env, hooks_for
+
+API_KEY = "resilience-key-77ab"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(api_key=API_KEY, db=str(tmp_path / "copyai.sqlite"), seed=11) as emu:
+        yield emu
+
+
+def project(tmp_path: Path, api: Emulator, front_door: str, n: int) -> Project:
+    env = cli_env(f"file://{tmp_path / 'state'}", api, tmp_path)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    p = Project(tmp_path, front_door, env)
+    (p.python if front_door == "dyn" else p.yaml)(hooks_for(front_door, n))
+    p.run("stack", "init", "dev")
+    return p
+
+
+def exactly(api: Emulator, p: Project, n: int) -> None:
+    hooks = api.webhooks()
+    assert len(hooks) == n and len({h["url"] for h in hooks}) == n, f"{len(hooks)} webhooks, or one twice"
+    assert p.ids("dev") == {h["id"] for h in hooks}, "state and API disagree"
+
+
+def during(seconds: float, action: Callable[[], None]) -> threading.Timer:
+    timer = threading.Timer(seconds, action)
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("front_door", ["dyn", "pkg"])
+def test_a_20s_outage_during_up_refresh_and_destroy(api: Emulator, tmp_path: Path, front_door: str) -> None:
+    p = project(tmp_path, api, front_door, 100)
+
+    def outage() -> None:
+        api.arm("outage", seconds=20)
+
+    timer = during(2.0, outage)
+    started = time.monotonic()
+    up = p.run("up", "--yes", "--skip-preview", "--stack", "dev")
+    timer.join()
+    assert time.monotonic() - started >= 20, "the outage did not overlap the update"
+    assert "+ 101 created" in up.stdout
+    assert any(r["status"] == 503 for r in api.requests()), "no request met the outage"
+    exactly(api, p, 100)
+
+    api.clear_requests()
+    timer = during(0.5, outage)
+    refresh = p.run("refresh", "--yes", "--skip-preview", "--stack", "dev")
+    timer.join()
+    assert "101 unchanged" in refresh.stdout
+    exactly(api, p, 100)
+
+    api.disarm()
+    api.clear_requests()
+    timer = during(2.0, outage)
+    p.run("destroy", "--yes", "--skip-preview", "--stack", "dev")
+    timer.join()
+    assert any(r["status"] == 503 for r in api.requests()), "no request met the outage"
+    assert api.webhooks() == [] and p.ids("dev") == set()
+
+
+def test_the_api_process_killed_and_restarted_mid_up(api: Emulator, tmp_path: Path) -> None:
+    p = project(tmp_path, api, "dyn", 100)
+    api.arm("latency", seconds=0.05, probability=1.0, methods=["POST"])  # so the kill lands mid-update
+
+    def crash() -> None:
+        api.restart(downtime=3.0, kill=True)  # same port, same SQLite file; connections refused meanwhile
+
+    proc = p.popen("up", "--yes", "--skip-preview", "--stack", "dev")
+    deadline = time.monotonic() + 60
+    while len(api.webhooks()) < 15:
+        assert proc.poll() is None and time.monotonic() < deadline, "the update ended before the crash"
+        time.sleep(0.05)
+    timer = during(0.0, crash)
+    out = proc.communicate(timeout=600)[0]
+    timer.join()
+    assert proc.returncode == 0, out
+    assert "+ 101 created" in out
+    exactly(api, p, 100)
+
+
+@pytest.mark.parametrize("front_door", ["dyn", "pkg"])
+def test_200_webhooks_under_20_requests_per_second(api: Emulator, tmp_path: Path, front_door: str) -> None:
+    p = project(tmp_path, api, front_door, 200)
+    api.arm("rate_limit", rate=20, burst=20)
+
+    def timed(*args: str) -> float:
+        api.clear_requests()
+        started = time.monotonic()
+        p.run(*args, "--yes", "--skip-preview", "--stack", "dev")
+        return time.monotonic() - started
+
+    def throttled_share() -> float:
+        log = api.requests()
+        return len([r for r in log if r["status"] == 429]) / len(log)
+
+    up = timed("up")
+    up_429 = throttled_share()
+    exactly(api, p, 200)
+    refresh = timed("refresh")
+    refresh_429 = throttled_share()
+    exactly(api, p, 200)
+    destroy = timed("destroy")
+    destroy_429 = throttled_share()
+    assert api.webhooks() == []
+    print(f"\n{front_door}: up {up:.1f} s ({up_429:.0%} 429), refresh {refresh:.1f} s ({refresh_429:.0%}), "
+          f"destroy {destroy:.1f} s ({destroy_429:.0%})")
+    assert up <= 13.0 and destroy <= 13.0, "more than 1.3x the 10 s the limit allows"
+    assert up_429 < 0.10 and destroy_429 < 0.10 and refresh_429 < 0.10
