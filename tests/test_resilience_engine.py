@@ -128,3 +128,26 @@ def test_200_webhooks_under_20_requests_per_second(api: Emulator, tmp_path: Path
           f"destroy {destroy:.1f} s ({destroy_429:.0%})")
     assert up <= 13.0 and destroy <= 13.0, "more than 1.3x the 10 s the limit allows"
     assert up_429 < 0.10 and destroy_429 < 0.10 and refresh_429 < 0.10
+
+
+@pytest.mark.parametrize("front_door", ["dyn", "pkg"])
+def test_an_error_that_outlasts_the_window_says_once_what_failed_and_what_to_do(
+    api: Emulator, tmp_path: Path, front_door: str
+) -> None:
+    p = project(tmp_path, api, front_door, 1)
+    p.env["COPYAI_RETRY_WINDOW_SECONDS"] = "2"
+    api.arm("drop_after_commit", count=1, methods=["POST"])  # registered, answer lost...
+    api.arm("status", status=503, probability=1.0, methods=["GET"])  # ...and the list unreadable
+    done = p.run("up", "--yes", "--skip-preview", "--stack", "dev", check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0
+    lines = [line for line in out.splitlines() if "Copy.ai register webhook failed" in line]
+    assert lines and all(line.count("Copy.ai register webhook failed") == 1 for line in lines), "a nested prefix"
+    assert "copyai:apiKey" not in out
+    assert "may have been registered without reaching the stack" in out and "copyai-audit" in out
+    assert "RemoteDisconnected: Remote end closed connection without response" in out
+    frames = out.count('  File "')
+    if front_door == "pkg":
+        assert "Traceback" not in out and frames == 0, "the plugin shows the message alone"
+    else:
+        assert frames <= 3, "the dynamic provider's traceback stays short"

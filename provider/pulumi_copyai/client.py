@@ -463,5 +463,19 @@ def _never_sent(exc: BaseException) -> bool:
 
 
 def _root_cause(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) < 300 else text[:300] + "..."
+    """The innermost cause of a transport error, as "Type: message" (e.g. "RemoteDisconnected: Remote
+    end closed connection without response"), not the nested reprs requests and urllib3 build."""
+    seen: set[int] = set()
+    cur: BaseException = exc
+    while id(cur) not in seen:
+        seen.add(id(cur))
+        nested = getattr(cur, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((a for a in reversed(cur.args) if isinstance(a, BaseException)), None)
+        nested = nested or cur.__cause__ or cur.__context__
+        if nested is None:
+            break
+        cur = nested
+    text = str(cur) or type(cur).__name__
+    text = text if text.startswith(type(cur).__name__) else f"{type(cur).__name__}: {text}"
+    return text if len(text) < 200 else text[:200] + "..."

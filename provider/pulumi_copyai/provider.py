@@ -8,7 +8,9 @@ lifecycle are built on first use, one per process and settings.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -24,7 +26,10 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from . import core
 from .core import OUTPUTS, REPLACE_ON_CHANGE, Declared
+from .errors import CopyAIError
 from .settings import CONFIG_KEYS, Settings
+
+T = TypeVar("T")
 
 __all__ = ["OUTPUTS", "REPLACE_ON_CHANGE", "CopyAIWebhookProvider", "Settings", "is_unknown"]
 
@@ -39,6 +44,20 @@ class _Process:
 
 
 _PROCESS = _Process()
+
+
+def _short_traceback(method: Callable[..., T]) -> Callable[..., T]:
+    """An API error re-raised from the provider method itself: the SDK prints the traceback
+    before the message, so keep it three frames long (no client internals, no chained context)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except CopyAIError as exc:
+            raise exc.with_traceback(None) from None
+
+    return wrapper
 
 
 def is_unknown(value: Any) -> bool:
@@ -66,15 +85,18 @@ class CopyAIWebhookProvider(ResourceProvider):
         replaces = core.replaces(id, olds, core.normalize(news), is_unknown)
         return DiffResult(changes=bool(replaces), replaces=replaces, stables=[], delete_before_replace=None)
 
+    @_short_traceback
     def create(self, props: dict[str, Any]) -> CreateResult:
         hook = _PROCESS.lifecycle().create(Declared.of(props))
         return CreateResult(hook.id, core.outputs(hook))
 
+    @_short_traceback
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
         outs = _PROCESS.lifecycle().read(id, props)
         if outs is None:
             return ReadResult(None, {})  # deleted out of band: drop it from the state
         return ReadResult(id, outs)
 
+    @_short_traceback
     def delete(self, id: str, props: dict[str, Any]) -> None:
         _PROCESS.lifecycle().delete(id)
