@@ -340,3 +340,17 @@ def test_unreachable_base_url_and_bad_config() -> None:
     with pytest.raises(CopyAIConfigError, match="copyai:baseUrl must be an absolute"):
         CopyAIClient(API_KEY, "api.copy.ai")
     assert API_KEY not in repr(client)
+
+
+def test_documented_variants_delete_202_empty_object_and_400_empty_error_body(emu: Emulator) -> None:
+    client = client_for(emu)
+    hook = client.register_webhook(URL, "workflowRun.failed")
+    resp = emu.api("GET", f"/webhook/{hook.id}")
+    assert resp.status_code == 200
+    assert client.delete_webhook(hook.id) is True
+    (delete,) = emu.requests("DELETE")
+    assert delete["status"] == 202  # the reference's answer: 202 with {} and no status field
+    with pytest.raises(CopyAIValidationError) as err:
+        client.list_webhooks(page="x")  # type: ignore[arg-type]  # the list's 400 comes as {}
+    assert err.value.status == 400 and err.value.error_code is None
+    assert str(err.value).startswith("Copy.ai list webhooks failed: HTTP 400: GET ")
