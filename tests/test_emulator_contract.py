@@ -1,4 +1,4 @@
-"""The emulator against ../shared/copyai-api.md, over real HTTP, point by point: delete's 202 `{}`, the
+"""The emulator against docs/copyai-api.md, over real HTTP, point by point: delete's 202 `{}`, the
 list routes' 400 `{}` and 422, runs (shape, ids, nested paginated list, WCFG-/PKGW- workflows), the
 credit limit (400 and the workflowCreditLimit.reached event), and the quirks a client must survive."""
 

@@ -1,4 +1,4 @@
-"""The emulator's HTTP application: the Copy.ai API contract (../shared/copyai-api.md) plus admin routes.
+"""The emulator's HTTP application: the Copy.ai API contract (docs/copyai-api.md) plus admin routes.
 
 /api/...       the emulated Copy.ai API; every route needs `x-copy-ai-api-key`. The routes are built
                from `openapi.OPERATIONS`, which also gives `GET /openapi.json`.
