@@ -5,15 +5,28 @@
 - billing hears when the workspace reaches its credit limit;
 - `copyai-webhooks:receiverToken` (secret, optional) is appended to every URL as `?token=...`, and
   the URLs then stay secret in the state and in outputs;
+- the stack refuses a `copyai:apiKey` stored under scripts/env.sh's empty demo passphrase;
 - more webhooks can be declared in stack config under `copyai-webhooks:extraWebhooks`, e.g.
   pulumi config set --path 'extraWebhooks[0].name' audit
   pulumi config set --path 'extraWebhooks[0].url' https://audit.example.com/copyai
   pulumi config set --path 'extraWebhooks[0].eventType' workflowRun.completed
 """
 
+import os
+
 import pulumi
 
 from pulumi_copyai import CopyAIWebhook, EventType, WorkflowWebhooks
+
+if pulumi.Config("copyai").get_secret("apiKey") is not None and os.environ.get("PULUMI_CONFIG_PASSPHRASE") == "":
+    # scripts/env.sh's offline demo encrypts secrets with an empty passphrase: fine for the emulator's
+    # key, but a real key stored that way can be decrypted by anyone who gets the stack's config file.
+    raise pulumi.RunError(
+        f"copyai:apiKey is set in stack {pulumi.get_stack()!r}, whose secrets use an empty passphrase, so anyone "
+        f"with Pulumi.{pulumi.get_stack()}.yaml can read the key. Remove it (`pulumi config rm copyai:apiKey`), "
+        "then either export COPYAI_API_KEY (stored nowhere), or use a stack with a passphrase of your own: "
+        "`export PULUMI_CONFIG_PASSPHRASE=<yours>; pulumi stack init prod` (see README, Configuration)"
+    )
 
 config = pulumi.Config()
 receiver = config.require("receiverUrl").rstrip("/")
