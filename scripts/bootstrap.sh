@@ -38,4 +38,5 @@ ln -sfn "$bin" .pulumi-bin
 if [ -x scripts/ensure-postgres.sh ]; then
   scripts/ensure-postgres.sh >/dev/null || { log "PostgreSQL server binaries are missing and could not be installed"; exit 1; }
 fi
+scripts/node-deps.sh >/dev/null  # 4. the TypeScript smoke test's npm packages (cached per set of pins)
 log "ready: $(.venv/bin/python --version), pulumi $(.pulumi-bin/pulumi version) with language hosts in $bin"

@@ -1,4 +1,4 @@
-"""Shared fixtures: a running emulator and engine stacks on a temp file backend."""
+"""Shared fixtures: a running emulator and engine stacks (project directories with a temp file backend)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,12 +39,13 @@ def emu(emulator: Emulator) -> Emulator:
 
 @pytest.fixture
 def new_stack(tmp_path: Path) -> Callable[..., EngineStack]:
+    """`new_stack(program=None, spec=None, env=None, name="test")`: a new project directory under tmp_path
+    (Pulumi.yaml, __main__.py = `program` or the spec.json-driven WEBHOOKS_MAIN) and a stack in it."""
     stacks: list[EngineStack] = []
 
-    def make(program: Callable[[], None], env: dict[str, str] | None = None, name: str = "test") -> EngineStack:
-        work = tmp_path / f"project-{len(stacks)}"
-        work.mkdir()
-        stack = EngineStack(work, program, env=env, stack=name)
+    def make(program: str | None = None, spec: Any = None, env: dict[str, str] | None = None,
+             name: str = "test") -> EngineStack:
+        stack = EngineStack(tmp_path / f"project-{len(stacks)}", program, spec=spec, env=env, stack=name)
         stacks.append(stack)
         return stack
 

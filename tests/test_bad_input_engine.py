@@ -9,11 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
 import pytest
 from pulumi import automation as auto
 
-from pulumi_copyai import CopyAIWebhook
 from pulumi_copyai.emulator.testing import Emulator
 from tests.conftest import API_KEY
 from tests.engine import EngineStack
@@ -59,11 +57,13 @@ CASES: dict[str, Case] = {
     "api-404": Case(expect=("HTTP 404",), in_preview=False, faults=[{"mode": "status", "status": 404}]),
     "api-422": Case(expect=("HTTP 422", "details: injected"), in_preview=False,
                     faults=[{"mode": "status", "status": 422}]),
-    "api-non-json": Case(expect=("expected JSON", "Bad gateway"), in_preview=False, faults=[{"mode": "non_json"}]),
+    "api-non-json": Case(expect=("expected JSON", "text/html"), in_preview=False, faults=[{"mode": "non_json"}]),
     "api-oversized": Case(expect=("exceeds 1048576 bytes",), in_preview=False,
                           faults=[{"mode": "oversized", "size": 2_000_000}]),
+    # a short retry window: the default (300 s) would keep retrying the refused connection for 5 minutes
     "api-unreachable": Case(expect=("could not connect",), in_preview=False,
-                            config={"copyai:baseUrl": f"http://127.0.0.1:{_closed_port()}/api"}),
+                            config={"copyai:baseUrl": f"http://127.0.0.1:{_closed_port()}/api",
+                                    "copyai:retryWindowSeconds": "2"}),
     # slower than copyai:timeoutSeconds, and then failing without applying the request
     "api-slow": Case(expect=("no answer within 1s",), in_preview=False, config={"copyai:timeoutSeconds": "1"},
                      faults=[{"mode": "latency", "seconds": 1.5}, {"mode": "status", "status": 504}]),
@@ -76,14 +76,9 @@ def test_bad_input_fails_clearly_and_registers_nothing(
 ) -> None:
     case = CASES[name]
 
-    def program() -> None:
-        CopyAIWebhook("hook", **{**GOOD, **case.inputs})
-
-    stack = new_stack(program)
+    stack = new_stack(spec={"hook": {**GOOD, **case.inputs}})
     config = {"copyai:baseUrl": emu.base_url, "copyai:apiKey": API_KEY, **case.config}
-    for key, value in config.items():
-        if value:
-            stack.set_config(key, value, secret=key == "copyai:apiKey")
+    stack.configure({key: value for key, value in config.items() if value})
     for fault in case.faults:
         emu.arm(**fault, probability=1.0, methods=["POST"])
 
@@ -109,16 +104,11 @@ def test_bad_input_fails_clearly_and_registers_nothing(
 def test_a_secret_url_stays_secret(emu: Emulator, new_stack: Callable[..., EngineStack]) -> None:
     token = "tok-7d1e0c55"
 
-    def program() -> None:
-        hook = CopyAIWebhook("secret-hook", url=pulumi.Output.secret(f"https://hooks.example.com/c?token={token}"),
-                             event_type="workflowRun.completed")
-        pulumi.export("url", hook.url)
-
-    stack = new_stack(program)
-    stack.set_config("copyai:baseUrl", emu.base_url)
-    stack.set_config("copyai:apiKey", API_KEY, secret=True)
+    stack = new_stack(spec={"secret-hook": {"url": f"https://hooks.example.com/c?token={token}", "secret_url": True,
+                                            "event_type": "workflowRun.completed"}})
+    stack.configure({"copyai:baseUrl": emu.base_url, "copyai:apiKey": API_KEY})
     up = stack.up()
-    assert up.outputs["url"].secret is True
+    assert up.outputs["secret-hook_url"].secret is True
     assert token not in up.stdout
     exported = stack.export()
     assert token not in json.dumps(exported)
@@ -136,11 +126,8 @@ def test_a_bad_secret_url_is_reported_without_revealing_it(
 ) -> None:
     token = "tok-91aa2c"
 
-    def program() -> None:
-        CopyAIWebhook("secret-hook", url=pulumi.Output.secret(f"http://hooks.example.com/c?token={token}"),
-                      event_type="workflowRun.completed")
-
-    stack = new_stack(program, env=emu.env())
+    stack = new_stack(spec={"secret-hook": {"url": f"http://hooks.example.com/c?token={token}", "secret_url": True,
+                                            "event_type": "workflowRun.completed"}}, env=emu.env())
     with pytest.raises(auto.CommandError) as err:
         stack.preview()
     message = str(err.value)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
-import pulumi
 import pytest
 
-from pulumi_copyai import EventType, WorkflowWebhooks, WorkflowWebhooksArgs
+from pulumi_copyai import EventType, WorkflowWebhooksArgs
 from pulumi_copyai.emulator.testing import Emulator
 from tests.engine import EngineStack
 
@@ -17,16 +17,21 @@ URL = "http://127.0.0.1:9/pipeline"
 def test_component_registers_each_event_and_parents_its_children(
     emu: Emulator, new_stack: Callable[..., EngineStack]
 ) -> None:
-    events: list[str | EventType] = []
+    spec: dict[str, list[str]] = {"events": []}  # empty: the component's default event types
+    program = textwrap.dedent(f'''
+        import json
+        import pulumi
+        from pulumi_copyai import EventType, WorkflowWebhooks, WorkflowWebhooksArgs
 
-    def program() -> None:
-        group = WorkflowWebhooks("pipeline", url=URL, workflow_id="WCFG-7", **({"event_types": events} if events
-                                                                               else {}))
-        everywhere = WorkflowWebhooks("alerts", WorkflowWebhooksArgs(URL + "/alerts", [EventType.WORKFLOW_RUN_FAILED]))
+        events = json.load(open("spec.json"))["events"]
+        group = WorkflowWebhooks("pipeline", url="{URL}", workflow_id="WCFG-7",
+                                 **({{"event_types": events}} if events else {{}}))
+        everywhere = WorkflowWebhooks("alerts", WorkflowWebhooksArgs("{URL}/alerts", [EventType.WORKFLOW_RUN_FAILED]))
         pulumi.export("ids", group.webhook_ids)
         pulumi.export("alert_ids", everywhere.webhook_ids)
+    ''')
 
-    stack = new_stack(program, env=emu.env())
+    stack = new_stack(program, spec=spec, env=emu.env())
     up = stack.up()
     assert up.summary.resource_changes == {"create": 7}  # stack, 2 components, 3 + 1 webhooks
     ids = up.outputs["ids"].value
@@ -45,7 +50,7 @@ def test_component_registers_each_event_and_parents_its_children(
     assert stack.preview(expect_no_changes=True).change_summary == {"same": 7}
 
     # dropping one event type removes exactly that webhook
-    events[:] = ["workflowRun.started", "workflowRun.completed"]
+    spec["events"] = ["workflowRun.started", "workflowRun.completed"]
     assert stack.up().summary.resource_changes == {"delete": 1, "same": 6}
     assert ids["workflowRun.failed"] not in {h["id"] for h in emu.webhooks()}
     stack.destroy()

@@ -1,10 +1,11 @@
 """Another team's stack: the built wheel installed into a fresh virtualenv of a sample project outside
-this repository, deployed through the real engine against the emulator."""
+this repository, deployed with the `pulumi` CLI in that project directory against the emulator."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 MAIN = textwrap.dedent("""
     import pulumi
+    import pulumi_copyai
     from pulumi_copyai import CopyAIWebhook, EventType, WorkflowWebhooks
 
     config = pulumi.Config()
@@ -25,30 +27,16 @@ MAIN = textwrap.dedent("""
     alerts = CopyAIWebhook("team-alerts", url=url + "/alerts", event_type=EventType.WORKFLOW_RUN_FAILED)
     pulumi.export("ids", group.webhook_ids)
     pulumi.export("alerts", alerts.id)
+    pulumi.export("package", pulumi_copyai.__file__)  # which installation the program imported
 """)
 
-# The sample project drives the engine the way this repository's scripts do (see README, Toolchain).
-RUN = textwrap.dedent("""
-    import json, runpy, sys
-    from pathlib import Path
-    import pulumi_copyai
-    from pulumi import automation as auto
+_COUNT = re.compile(r"^\s+(?:\+-|[+~-])?\s*(\d+) (\w[\w ]*)$")
 
-    here = Path(__file__).resolve().parent
-    stack = auto.create_or_select_stack(
-        "team", project_name="team-webhooks",
-        program=lambda: runpy.run_path(str(here / "__main__.py"), run_name="__main__"),
-        opts=auto.LocalWorkspaceOptions(work_dir=str(here)))
-    stack.set_config("team-webhooks:receiverUrl", auto.ConfigValue("http://127.0.0.1:9/team"))
-    result = {"package": pulumi_copyai.__file__}
-    up = stack.up()
-    result["up"] = up.summary.resource_changes
-    result["outputs"] = {k: v.value for k, v in up.outputs.items()}
-    result["preview"] = stack.preview(expect_no_changes=True).change_summary
-    result["export"] = stack.export_stack().deployment
-    result["destroy"] = stack.destroy().summary.resource_changes
-    print("RESULT " + json.dumps(result))
-""")
+
+def summary(stdout: str) -> dict[str, int]:
+    """The engine's (last) "Resources:" block, e.g. {"created": 6} or {"unchanged": 6}."""
+    block = stdout.rsplit("\nResources:\n", 1)[1].split("\n\n", 1)[0]  # the last: after a preview
+    return {m.group(2): int(m.group(1)) for m in map(_COUNT.match, block.splitlines()) if m}
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -68,15 +56,16 @@ def test_installed_wheel_deploys_from_a_separate_project(emu: Emulator, tmp_path
     (project / "Pulumi.yaml").write_text("name: team-webhooks\nruntime:\n  name: python\n")
     (project / "requirements.txt").write_text(f"{wheel}\npulumi==3.272.0\n")
     (project / "__main__.py").write_text(MAIN)
-    (project / "run.py").write_text(RUN)
     venv = project / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
     run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
          "-r", str(project / "requirements.txt")])
 
+    # The team's own venv active, and of this repository only the directory with the CLI and its hosts.
     pulumi_bin = Path(shutil.which("pulumi") or "").resolve().parent
     env = {
-        "PATH": f"{venv / 'bin'}:{pulumi_bin}:/usr/local/bin:/usr/bin:/bin",  # nothing of this repository
+        "PATH": f"{venv / 'bin'}:{pulumi_bin}:/usr/local/bin:/usr/bin:/bin",
+        "VIRTUAL_ENV": str(venv),
         "HOME": os.environ.get("HOME", str(tmp_path)),
         "PULUMI_BACKEND_URL": f"file://{project / '.state'}",
         "PULUMI_CONFIG_PASSPHRASE": "team",
@@ -85,17 +74,29 @@ def test_installed_wheel_deploys_from_a_separate_project(emu: Emulator, tmp_path
         **emu.env(),
     }
     (project / ".state").mkdir()
-    out = run([str(venv / "bin" / "python"), "run.py"], cwd=project, env=env).stdout
-    result = json.loads(out.split("RESULT ", 1)[1])
 
-    assert result["package"].startswith(str(venv)), "the sample must use the installed wheel"
-    assert result["up"] == {"create": 6}
-    assert set(result["outputs"]["ids"]) == {"workflowRun.started", "workflowRun.completed", "workflowRun.failed"}
-    assert result["preview"] == {"same": 6}
-    assert result["destroy"] == {"delete": 6}
-    providers = {r["inputs"]["__provider"] for r in result["export"]["resources"]
-                 if r["type"].endswith("CopyAIWebhook")}
+    def pulumi(*args: str) -> str:
+        return run(["pulumi", *args, "--non-interactive", "--color", "never"], cwd=project, env=env).stdout
+
+    pulumi("stack", "init", "team")
+    pulumi("config", "set", "receiverUrl", "http://127.0.0.1:9/team")
+
+    up = pulumi("up", "--yes", "--skip-preview")
+    assert summary(up) == {"created": 6}, up  # the stack, the component, its 3 webhooks, the alerts webhook
+    outputs = json.loads(pulumi("stack", "output", "--json"))
+    assert outputs["package"].startswith(str(venv)), "the sample must use the installed wheel"
+    assert set(outputs["ids"]) == {"workflowRun.started", "workflowRun.completed", "workflowRun.failed"}
+    assert set(outputs["ids"].values()) | {outputs["alerts"]} == {h["id"] for h in emu.webhooks()}
+
+    preview = pulumi("preview", "--expect-no-changes")
+    assert summary(preview) == {"unchanged": 6}, preview
+
+    export = json.loads(pulumi("stack", "export"))["deployment"]
+    providers = {r["inputs"]["__provider"] for r in export["resources"] if r["type"].endswith("CopyAIWebhook")}
     assert len(providers) == 1 and len(next(iter(providers))) < 200  # one tiny by-reference pickle
+
+    destroy = pulumi("destroy", "--yes")
+    assert summary(destroy) == {"deleted": 6}, destroy
     assert emu.webhooks() == []
     methods = [r["method"] for r in emu.requests()]
     assert methods.count("POST") == 4 and methods.count("DELETE") == 4

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from pulumi_copyai import CopyAIWebhook
 from pulumi_copyai.emulator.testing import Emulator
 from tests.conftest import API_KEY
 from tests.engine import EngineStack
@@ -16,12 +15,9 @@ from tests.engine import EngineStack
 N = 50
 
 
-def fifty(prefix: str = "https://hooks.example.com/team") -> Callable[[], None]:
-    def program() -> None:
-        for i in range(N):
-            CopyAIWebhook(f"hook-{i:02d}", url=f"{prefix}/{i}", event_type="workflowRun.completed")
-
-    return program
+def fifty(prefix: str = "https://hooks.example.com/team") -> dict[str, dict[str, Any]]:
+    """The spec of N webhooks (tests/engine.py WEBHOOKS_MAIN declares one CopyAIWebhook per entry)."""
+    return {f"hook-{i:02d}": {"url": f"{prefix}/{i}", "event_type": "workflowRun.completed"} for i in range(N)}
 
 
 def assert_exactly_declared(emu: Emulator, stack: EngineStack) -> None:
@@ -41,10 +37,8 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_fifty_webhooks_under_faults(emu: Emulator, new_stack: Callable[..., EngineStack], fault: str) -> None:
-    stack = new_stack(fifty())
-    stack.set_config("copyai:baseUrl", emu.base_url)
-    stack.set_config("copyai:apiKey", API_KEY, secret=True)
-    stack.set_config("copyai:timeoutSeconds", "1")
+    stack = new_stack(spec=fifty())
+    stack.configure({"copyai:baseUrl": emu.base_url, "copyai:apiKey": API_KEY, "copyai:timeoutSeconds": "1"})
     emu.arm(**FAULTS[fault], probability=0.2)
 
     up = stack.up()

@@ -1,20 +1,23 @@
 """Acceptance tests of CopyAIWebhook through the real engine against the emulator.
 
 create -> no-diff -> refresh no-diff -> replace -> out-of-band delete -> adopt -> destroy-check.
+
+Each stack is a project directory whose __main__.py the Python language host runs (tests/engine.py);
+most declare their webhooks in `spec`, written to spec.json before every operation.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
-import pulumi
 import pytest
 from pulumi import automation as auto
 
-from pulumi_copyai import CopyAIWebhook, CopyAIWebhookArgs, EventType
+from pulumi_copyai import EventType
 from pulumi_copyai.emulator.testing import Emulator
 from tests.conftest import API_KEY
 from tests.engine import EngineStack, pickled_providers
@@ -23,23 +26,8 @@ RECEIVER = "http://127.0.0.1:9/copyai"
 WORKFLOW = "WCFG-0b7ac4d4-6f0e-4d8b-9a55-0d5a1c3e2f10"
 
 
-def declare(spec: dict[str, dict[str, Any]]) -> Callable[[], None]:
-    """A program declaring one CopyAIWebhook per entry of `spec` (mutable between runs)."""
-
-    def program() -> None:
-        for name, args in spec.items():
-            args = dict(args)
-            opts = args.pop("opts", None)
-            hook = CopyAIWebhook(name, **args, opts=opts)
-            pulumi.export(f"{name}_id", hook.id)
-            pulumi.export(f"{name}_event_type", hook.event_type)
-
-    return program
-
-
 def configured(stack: EngineStack, emu: Emulator, api_key: str = API_KEY) -> EngineStack:
-    stack.set_config("copyai:baseUrl", emu.base_url)
-    stack.set_config("copyai:apiKey", api_key, secret=True)
+    stack.configure({"copyai:baseUrl": emu.base_url, "copyai:apiKey": api_key})
     return stack
 
 
@@ -52,7 +40,7 @@ def test_lifecycle_create_nodiff_replace_drift_destroy(emu: Emulator, new_stack:
         "runs-done": {"url": RECEIVER, "event_type": EventType.WORKFLOW_RUN_COMPLETED, "workflow_id": WORKFLOW},
         "all-failures": {"url": RECEIVER + "/failed", "event_type": "workflowRun.failed"},
     }
-    stack = configured(new_stack(declare(spec)), emu)
+    stack = configured(new_stack(spec=spec), emu)
 
     # create: one POST per webhook, ids in state match the API
     up = stack.up()
@@ -70,7 +58,8 @@ def test_lifecycle_create_nodiff_replace_drift_destroy(emu: Emulator, new_stack:
     assert emu.requests() == []
     refresh = stack.refresh(expect_no_changes=True)
     assert refresh.summary.resource_changes == {"same": 3}
-    assert emu.call_counts() == {"GET": 2}
+    # reads only: one GET per webhook, or one snapshot of the list shared by both (provider/core.py)
+    assert set(emu.call_counts()) == {"GET"} and 1 <= emu.call_counts()["GET"] <= 2
     assert stack.preview(expect_no_changes=True).change_summary == {"same": 3}
     assert stack.up().summary.resource_changes == {"same": 3}
 
@@ -91,7 +80,7 @@ def test_lifecycle_create_nodiff_replace_drift_destroy(emu: Emulator, new_stack:
     assert state[new_id] == (RECEIVER, "workflowRun.started", WORKFLOW)
 
     # deleted out of band: refresh drops it, up recreates it
-    assert emu.api("DELETE", f"/webhook/{new_id}").status_code == 200
+    assert emu.api("DELETE", f"/webhook/{new_id}").status_code in (200, 202)  # Copy.ai answers 202 {}
     refresh = stack.refresh()
     assert refresh.summary.resource_changes == {"delete": 1, "same": 2}
     assert new_id not in stack.webhook_ids()
@@ -111,10 +100,9 @@ def test_delete_before_replace_never_has_two_live_webhooks(
     emu: Emulator, new_stack: Callable[..., EngineStack]
 ) -> None:
     spec: dict[str, dict[str, Any]] = {"hook": {
-        "url": RECEIVER, "event_type": "workflowRun.completed",
-        "opts": pulumi.ResourceOptions(delete_before_replace=True),
+        "url": RECEIVER, "event_type": "workflowRun.completed", "delete_before_replace": True,
     }}
-    stack = configured(new_stack(declare(spec)), emu)
+    stack = configured(new_stack(spec=spec), emu)
     stack.up()
     spec["hook"]["url"] = RECEIVER + "/v2"
     emu.clear_requests()
@@ -128,12 +116,16 @@ def test_args_object_and_workflow_id_empty_string_mean_the_same(
     emu: Emulator, new_stack: Callable[..., EngineStack]
 ) -> None:
     state: dict[str, str | None] = {"workflow": ""}
+    program = textwrap.dedent(f'''
+        import json
+        import pulumi
+        from pulumi_copyai import CopyAIWebhook, CopyAIWebhookArgs
 
-    def program() -> None:
-        hook = CopyAIWebhook("via-args", CopyAIWebhookArgs(RECEIVER, "workflowRun.failed", state["workflow"]))
+        workflow = json.load(open("spec.json"))["workflow"]
+        hook = CopyAIWebhook("via-args", CopyAIWebhookArgs("{RECEIVER}", "workflowRun.failed", workflow))
         pulumi.export("workflow_id", hook.workflow_id)
-
-    stack = configured(new_stack(program), emu)
+    ''')
+    stack = configured(new_stack(program, spec=state), emu)
     up = stack.up()
     assert "workflow_id" not in up.outputs  # a None output is not exported
     assert [(r["outputs"]["event_type"], r["outputs"].get("workflow_id")) for r in stack.resources()] == [
@@ -151,7 +143,7 @@ def test_adopt_an_existing_webhook_by_import_id(emu: Emulator, new_stack: Callab
     spec: dict[str, dict[str, Any]] = {"adopted": {
         "url": RECEIVER, "event_type": "workflowRun.completed", "workflow_id": WORKFLOW, "import_id": existing,
     }}
-    stack = configured(new_stack(declare(spec)), emu)
+    stack = configured(new_stack(spec=spec), emu)
     emu.clear_requests()
     up = stack.up()
     assert up.outputs["adopted_id"].value == existing
@@ -171,7 +163,7 @@ def test_adoption_refuses_a_mismatch_and_an_unknown_id(emu: Emulator, new_stack:
     spec: dict[str, dict[str, Any]] = {"adopted": {
         "url": RECEIVER, "event_type": "workflowRun.completed", "import_id": existing_id,
     }}
-    stack = configured(new_stack(declare(spec)), emu)
+    stack = configured(new_stack(spec=spec), emu)
     with pytest.raises(auto.CommandError) as err:
         stack.up()
     assert "event_type is 'workflowRun.failed' at Copy.ai but 'workflowRun.completed' in the program" in str(err.value)
@@ -188,7 +180,7 @@ def test_api_key_is_stored_nowhere(emu: Emulator, new_stack: Callable[..., Engin
     b64 = base64.b64encode(API_KEY.encode()).decode()
 
     # through secret stack config
-    stack = configured(new_stack(declare(spec)), emu)
+    stack = configured(new_stack(spec=spec), emu)
     stack.up()
     plain = json.dumps(stack.export())
     assert API_KEY not in plain and b64 not in plain
@@ -200,7 +192,7 @@ def test_api_key_is_stored_nowhere(emu: Emulator, new_stack: Callable[..., Engin
     stack.destroy()
 
     # through the environment only: not even the encrypted config holds it
-    env_stack = new_stack(declare(spec), env=emu.env(), name="env-only")
+    env_stack = new_stack(spec=spec, env=emu.env(), name="env-only")
     env_stack.up()
     shown = json.dumps(env_stack.export(show_secrets=True))
     assert API_KEY not in shown and b64 not in shown
@@ -213,10 +205,8 @@ def test_missing_or_wrong_api_key_fails_clearly(
     emu: Emulator, new_stack: Callable[..., EngineStack], key: str | None
 ) -> None:
     spec: dict[str, dict[str, Any]] = {"hook": {"url": RECEIVER, "event_type": "workflowRun.completed"}}
-    stack = new_stack(declare(spec))
-    stack.set_config("copyai:baseUrl", emu.base_url)
-    if key:
-        stack.set_config("copyai:apiKey", key, secret=True)
+    stack = new_stack(spec=spec)
+    stack.configure({"copyai:baseUrl": emu.base_url, **({"copyai:apiKey": key} if key else {})})
     with pytest.raises(auto.CommandError) as err:
         stack.up()
     message = str(err.value)
@@ -233,11 +223,10 @@ def test_unrelated_changes_replace_nothing(emu: Emulator, new_stack: Callable[..
     spec: dict[str, dict[str, Any]] = {
         f"hook-{i}": {"url": f"{RECEIVER}/{i}", "event_type": "workflowRun.completed"} for i in range(3)
     }
-    stack = configured(new_stack(declare(spec)), emu)
+    stack = configured(new_stack(spec=spec), emu)
     stack.up()
     before = stack.webhook_ids()
-    stack.set_config("copyai-test:unrelated", "some value")
-    stack.set_config("copyai:timeoutSeconds", "20")
+    stack.configure({"copyai-test:unrelated": "some value", "copyai:timeoutSeconds": "20"})
     assert stack.preview(expect_no_changes=True).change_summary == {"same": 4}
     spec["hook-1"]["url"] = f"{RECEIVER}/one"
     assert stack.up().summary.resource_changes == {"replace": 1, "same": 3}
