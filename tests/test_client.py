@@ -354,3 +354,17 @@ def test_documented_variants_delete_202_empty_object_and_400_empty_error_body(em
         client.list_webhooks(page="x")  # type: ignore[arg-type]  # the list's 400 comes as {}
     assert err.value.status == 400 and err.value.error_code is None
     assert str(err.value).startswith("Copy.ai list webhooks failed: HTTP 400: GET ")
+
+
+def test_a_host_that_does_not_resolve_fails_soon_and_says_to_check_the_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pulumi_copyai.client as client_module
+
+    monkeypatch.setattr(client_module, "UNRESOLVED_RETRY_SECONDS", 1.0)
+    client = CopyAIClient(API_KEY, "https://no-such-host.invalid/api", backoff=0.1, retry_window=300, gate=RateGate())
+    started = time.monotonic()
+    with pytest.raises(CopyAIConnectionError) as err:
+        client.register_webhook(URL, "workflowRun.started")
+    assert time.monotonic() - started < 10, "not the whole 300 s window for a typo"
+    assert "does not resolve; check copyai:baseUrl" in str(err.value) and not err.value.ambiguous

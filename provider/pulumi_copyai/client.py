@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential_jitter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from .errors import (
     CopyAIAuthError,
@@ -68,6 +68,8 @@ PAGE_SIZE = 100
 MAX_SCANS = 4
 #: Registrations of one webhook, at most (each after the list showed the previous was not applied).
 MAX_POSTS = 10
+#: A host name that does not resolve is more likely a typo than an outage: retried this long only.
+UNRESOLVED_RETRY_SECONDS = 15.0
 
 Claim = Callable[[Webhook], bool]
 
@@ -149,6 +151,12 @@ class CopyAIClient:
         try:
             resp = self._session.request(method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs)
         except requests.exceptions.ConnectionError as exc:
+            if _caused_by(exc, NameResolutionError):
+                host = urlsplit(url).hostname
+                raise CopyAIConnectionError(
+                    operation, f"{where}: the host name {host!r} does not resolve; check copyai:baseUrl "
+                    f"(or COPYAI_BASE_URL) ({_root_cause(exc)})", unresolved=True,
+                ) from None
             refused = _never_sent(exc)
             raise CopyAIConnectionError(
                 operation,
@@ -244,9 +252,17 @@ class CopyAIClient:
             self.gate.succeeded()
             return body
 
+        started = time.monotonic()
+
+        def stop(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if getattr(exc, "unresolved", False) and time.monotonic() - started >= UNRESOLVED_RETRY_SECONDS:
+                return True
+            return time.monotonic() >= until
+
         retrying = Retrying(
             retry=retry_if_exception(lambda exc: _transient(method, exc)),
-            stop=lambda state: time.monotonic() >= until,
+            stop=stop,
             wait=wait,
             reraise=True,
         )
@@ -444,6 +460,21 @@ def _parse_total(value: Any) -> int | None:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kind):
+            return True
+        seen.add(id(cur))
+        reason = getattr(cur, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else None
+        if nxt is None and cur.args and isinstance(cur.args[0], BaseException):
+            nxt = cur.args[0]
+        cur = nxt or cur.__cause__ or cur.__context__
+    return False
 
 
 def _never_sent(exc: BaseException) -> bool:

@@ -24,6 +24,7 @@ class CopyAIError(Exception):
         ambiguous: bool = False,
         timed_out: bool = False,
         retry_after: float | None = None,
+        unresolved: bool = False,
     ) -> None:
         self.operation = operation
         self.message = message
@@ -36,6 +37,8 @@ class CopyAIError(Exception):
         self.timed_out = timed_out
         #: Seconds the API asked us to wait (Retry-After), when it said so.
         self.retry_after = retry_after
+        #: The API's host name did not resolve (more likely a typo than an outage).
+        self.unresolved = unresolved
         super().__init__(self._text())
 
     def _text(self) -> str:
