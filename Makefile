@@ -25,8 +25,37 @@ test: bootstrap
 lint: bootstrap
 	@$(ENV) ruff check . && mypy
 
+# `make bench` writes bench/out/ (ignored); `make bench-publish` refreshes the committed bench/results/.
+.PHONY: bench-publish
 bench: bootstrap
 	@$(ENV) python bench/bench.py
 
+bench-publish: bootstrap
+	@$(ENV) python bench/bench.py --publish
+
 clean:
 	rm -rf .venv .pulumi-bin .pulumi-state .state provider/build provider/dist
+
+# The copyai package (docs/package.md): `make sdk` regenerates sdk/ from the plugin's schema; `make plugin`
+# builds dist/: the plugin tarball (`pulumi plugin install resource copyai <version> --file ...`) and the
+# TypeScript SDK's npm package (`npm install dist/pulumi-copyai-copyai-<version>.tgz`).
+.PHONY: sdk plugin
+sdk:
+	@scripts/gen-sdk.sh
+
+plugin: bootstrap
+	@tools/plugin/build.sh dist && tools/npm-pack.sh dist
+
+# Every supported Python version (3.10 to 3.13), each in a cached venv: scripts/test-matrix.sh.
+# MATRIX=ci runs only the engine lifecycle test per version; PYTHONS="3.12 3.13" picks versions.
+.PHONY: test-matrix
+test-matrix: bootstrap
+	@MATRIX='$(MATRIX)' PYTHONS='$(PYTHONS)' scripts/test-matrix.sh
+
+# Opt-in tests against the real Copy.ai API (tests/test_live.py says what to set).
+.PHONY: test-live test-live-cleanup
+test-live: bootstrap
+	@$(ENV) pytest -m live tests/test_live.py -rs
+
+test-live-cleanup: bootstrap
+	@$(ENV) python tests/test_live.py --cleanup

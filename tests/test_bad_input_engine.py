@@ -77,7 +77,9 @@ def test_bad_input_fails_clearly_and_registers_nothing(
     case = CASES[name]
 
     stack = new_stack(spec={"hook": {**GOOD, **case.inputs}})
-    config = {"copyai:baseUrl": emu.base_url, "copyai:apiKey": API_KEY, **case.config}
+    # A short retry window: these cases test the message, the window has tests of its own (resilience).
+    config = {"copyai:baseUrl": emu.base_url, "copyai:apiKey": API_KEY, "copyai:retryWindowSeconds": "2",
+              **case.config}
     stack.configure({key: value for key, value in config.items() if value})
     for fault in case.faults:
         emu.arm(**fault, probability=1.0, methods=["POST"])
