@@ -47,7 +47,7 @@ plugin: bootstrap
 	@tools/plugin/build.sh dist && tools/npm-pack.sh dist
 
 # Every supported Python version (3.10 to 3.13), each in a cached venv: scripts/test-matrix.sh.
-# MATRIX=ci runs only the engine lifecycle test per version; PYTHONS="3.12 3.13" picks versions.
+# MATRIX=ci runs only tests/test_python_versions_engine.py per version; PYTHONS="3.12 3.13" picks versions.
 .PHONY: test-matrix
 test-matrix: bootstrap
 	@MATRIX='$(MATRIX)' PYTHONS='$(PYTHONS)' scripts/test-matrix.sh

@@ -22,12 +22,15 @@ REPO = Path(__file__).resolve().parent.parent
 TYPES = ("pulumi-python:dynamic/copyai:CopyAIWebhook", "copyai:index:Webhook")
 
 
-def cli_env(backend_url: str, emu: Emulator | None, home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment: the venv's python and plugin, the pinned CLI and hosts, nothing else."""
-    bin_dirs = [str(Path(sys.executable).parent), str(REPO / ".pulumi-bin")]
+def cli_env(backend_url: str, emu: Emulator | None, home: Path, venv: Path | None = None,
+            **extra: str) -> dict[str, str]:
+    """A clean environment: the venv's python and plugin, the pinned CLI and hosts, nothing else.
+    `venv`: that virtualenv, activated (its bin first on PATH, VIRTUAL_ENV), instead of the one running the tests."""
+    venv_bin = venv / "bin" if venv is not None else Path(sys.executable).parent
+    bin_dirs = [str(venv_bin), str(REPO / ".pulumi-bin")]
     env = {
         "PATH": os.pathsep.join([*bin_dirs, "/usr/local/bin", "/usr/bin", "/bin"]),
-        "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
+        "VIRTUAL_ENV": str(venv_bin.parent),
         "HOME": str(home),
         "PULUMI_HOME": str(home / ".pulumi"),
         "PULUMI_BACKEND_URL": backend_url,
@@ -56,9 +59,14 @@ class Project:
         self.name = name
         self.env = env
 
-    def python(self, hooks: list[dict[str, Any]]) -> Project:
-        """A Python program declaring `hooks` as CopyAIWebhook resources (re-read on every run)."""
-        (self.dir / "Pulumi.yaml").write_text(f"name: {self.name}\nruntime: python\n")
+    def python(self, hooks: list[dict[str, Any]], virtualenv: Path | None = None, extra: str = "") -> Project:
+        """A Python program declaring `hooks` as CopyAIWebhook resources (re-read on every run).
+        `virtualenv`: Pulumi.yaml's `runtime.options.virtualenv`; `extra`: code appended to the program."""
+        if virtualenv is None:
+            (self.dir / "Pulumi.yaml").write_text(f"name: {self.name}\nruntime: python\n")
+        else:
+            runtime = {"name": "python", "options": {"virtualenv": str(virtualenv)}}
+            (self.dir / "Pulumi.yaml").write_text(json.dumps({"name": self.name, "runtime": runtime}, indent=1))
         (self.dir / "hooks.json").write_text(json.dumps(hooks))
         (self.dir / "__main__.py").write_text(textwrap.dedent("""
             import json
@@ -70,7 +78,7 @@ class Project:
                 hook = CopyAIWebhook(spec["name"], url=url, event_type=spec["eventType"],
                                      workflow_id=spec.get("workflowId"))
                 pulumi.export(spec["name"], hook.id)
-        """))
+        """) + textwrap.dedent(extra))
         return self
 
     def yaml(self, hooks: list[dict[str, Any]]) -> Project:
