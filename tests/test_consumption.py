@@ -4,11 +4,8 @@ this repository, deployed with the `pulumi` CLI in that project directory agains
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -45,48 +42,52 @@ def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return done  # type: ignore[no-any-return]
 
 
-def test_installed_wheel_deploys_from_a_separate_project(emu: Emulator, tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT / "provider")])
-    (wheel,) = dist.glob("pulumi_copyai-*.whl")
+WALKTHROUGH = """\
+set -euo pipefail
+python3.11 -m venv venv && source venv/bin/activate
+pip install -q --disable-pip-version-check {repo}/provider
+source {repo}/scripts/use-toolchain.sh
+mkdir -p .state && pulumi login file://$PWD/.state
+export PULUMI_CONFIG_PASSPHRASE=team-passphrase
+pulumi stack init dev
+pulumi config set --secret copyai:apiKey {key}
+pulumi config set copyai:baseUrl {base_url}
+pulumi config set receiverUrl http://127.0.0.1:9/team
+pulumi up --yes
+"""
 
+
+def test_readme_walkthrough_from_a_separate_project(emu: Emulator, tmp_path: Path) -> None:
+    """README, "Use it from your own Python project", with this repository's toolchain, word for word:
+    the project's own venv and backend; of this repository only the CLI and hosts on PATH."""
     project = tmp_path / "team-webhooks"
     project.mkdir()
     assert ROOT not in project.parents
     (project / "Pulumi.yaml").write_text("name: team-webhooks\nruntime:\n  name: python\n")
-    (project / "requirements.txt").write_text(f"{wheel}\npulumi==3.272.0\n")
     (project / "__main__.py").write_text(MAIN)
-    venv = project / "venv"
-    run([sys.executable, "-m", "venv", str(venv)])
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "-r", str(project / "requirements.txt")])
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "PULUMI_HOME": str(tmp_path / ".pulumi")}
+    script = WALKTHROUGH.format(repo=ROOT, key=emu.api_key, base_url=emu.base_url)
+    done = subprocess.run(["bash", "-c", script], cwd=project, env=env, text=True, capture_output=True, check=False,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert summary(done.stdout) == {"created": 6}, done.stdout
+    assert not (ROOT / ".pulumi-state" / ".pulumi" / "stacks" / "team-webhooks").exists(), "the repo's backend"
+    assert (project / ".state" / ".pulumi").is_dir(), "the project's own backend"
 
-    # The team's own venv active, and of this repository only the directory with the CLI and its hosts.
-    pulumi_bin = Path(shutil.which("pulumi") or "").resolve().parent
-    env = {
-        "PATH": f"{venv / 'bin'}:{pulumi_bin}:/usr/local/bin:/usr/bin:/bin",
-        "VIRTUAL_ENV": str(venv),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "PULUMI_BACKEND_URL": f"file://{project / '.state'}",
-        "PULUMI_CONFIG_PASSPHRASE": "team",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        **emu.env(),
-    }
-    (project / ".state").mkdir()
+    venv = project / "venv"
+    env = {"PATH": f"{venv / 'bin'}:{ROOT / '.pulumi-bin'}:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(venv),
+           "HOME": str(tmp_path), "PULUMI_HOME": str(tmp_path / ".pulumi"),
+           "PULUMI_CONFIG_PASSPHRASE": "team-passphrase", "PULUMI_SKIP_UPDATE_CHECK": "true",
+           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
 
     def pulumi(*args: str) -> str:
         return run(["pulumi", *args, "--non-interactive", "--color", "never"], cwd=project, env=env).stdout
 
-    pulumi("stack", "init", "team")
-    pulumi("config", "set", "receiverUrl", "http://127.0.0.1:9/team")
-
-    up = pulumi("up", "--yes", "--skip-preview")
-    assert summary(up) == {"created": 6}, up  # the stack, the component, its 3 webhooks, the alerts webhook
     outputs = json.loads(pulumi("stack", "output", "--json"))
-    assert outputs["package"].startswith(str(venv)), "the sample must use the installed wheel"
+    assert outputs["package"].startswith(str(venv)), "the project uses the package installed in its own venv"
     assert set(outputs["ids"]) == {"workflowRun.started", "workflowRun.completed", "workflowRun.failed"}
     assert set(outputs["ids"].values()) | {outputs["alerts"]} == {h["id"] for h in emu.webhooks()}
+    assert "warning: using pulumi-resource-copyai" not in done.stdout + done.stderr, "no plugin needed"
 
     preview = pulumi("preview", "--expect-no-changes")
     assert summary(preview) == {"unchanged": 6}, preview
