@@ -37,6 +37,7 @@ from .errors import (
     CopyAIServerError,
     CopyAIUnsettledError,
     CopyAIValidationError,
+    causes,
 )
 from .model import Webhook, describe_shape
 from .ratelimit import RateGate, gate_for
@@ -462,51 +463,19 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, kind):
-            return True
-        seen.add(id(cur))
-        reason = getattr(cur, "reason", None)
-        nxt = reason if isinstance(reason, BaseException) else None
-        if nxt is None and cur.args and isinstance(cur.args[0], BaseException):
-            nxt = cur.args[0]
-        cur = nxt or cur.__cause__ or cur.__context__
-    return False
+def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
+    return any(isinstance(cause, kinds) for cause in causes(exc))
 
 
 def _never_sent(exc: BaseException) -> bool:
     """True when the error happened before the request could reach the server."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, (NewConnectionError, ConnectTimeoutError, requests.exceptions.ConnectTimeout)):
-            return True
-        reason = getattr(cur, "reason", None)
-        nxt = reason if isinstance(reason, BaseException) else None
-        if nxt is None and cur.args and isinstance(cur.args[0], BaseException):
-            nxt = cur.args[0]
-        cur = nxt or cur.__cause__ or cur.__context__
-    return False
+    return _caused_by(exc, NewConnectionError, ConnectTimeoutError, requests.exceptions.ConnectTimeout)
 
 
 def _root_cause(exc: BaseException) -> str:
     """The innermost cause of a transport error, as "Type: message" (e.g. "RemoteDisconnected: Remote
     end closed connection without response"), not the nested reprs requests and urllib3 build."""
-    seen: set[int] = set()
-    cur: BaseException = exc
-    while id(cur) not in seen:
-        seen.add(id(cur))
-        nested = getattr(cur, "reason", None)
-        if not isinstance(nested, BaseException):
-            nested = next((a for a in reversed(cur.args) if isinstance(a, BaseException)), None)
-        nested = nested or cur.__cause__ or cur.__context__
-        if nested is None:
-            break
-        cur = nested
+    *_, cur = causes(exc)
     text = str(cur) or type(cur).__name__
     text = text if text.startswith(type(cur).__name__) else f"{type(cur).__name__}: {text}"
     return text if len(text) < 200 else text[:200] + "..."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 
@@ -92,3 +92,18 @@ def _format_details(details: Any) -> str:
     if isinstance(details, Mapping):
         return "; ".join(f"{k}: {v}" for k, v in details.items())
     return str(details)
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps, outermost first: urllib3's `reason`, an exception given as an
+    argument (requests wraps that way), then `__cause__` / `__context__`."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        reason = getattr(cur, "reason", None)
+        nested = reason if isinstance(reason, BaseException) else None
+        if nested is None:
+            nested = next((a for a in reversed(cur.args) if isinstance(a, BaseException)), None)
+        cur = nested or cur.__cause__ or cur.__context__

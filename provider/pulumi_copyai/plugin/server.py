@@ -20,20 +20,13 @@ from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import provider_pb2_grpc
 
 from .. import __version__
-from ..errors import CopyAIError
+from ..errors import CopyAIError, causes
 from .provider import CopyAIProvider
 
 
 def _api_error(exc: BaseException) -> CopyAIError | None:
     """The CopyAIError behind `exc` (the SDK re-raises it wrapped, with a traceback in the text)."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, CopyAIError):
-            return cur
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return None
+    return next((cause for cause in causes(exc) if isinstance(cause, CopyAIError)), None)
 
 
 def _clean(call: Callable[..., Awaitable[Any]]) -> Any:
