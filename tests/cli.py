@@ -37,6 +37,7 @@ def cli_env(backend_url: str, emu: Emulator | None, home: Path, venv: Path | Non
         "PULUMI_CONFIG_PASSPHRASE": "test-passphrase",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",  # the Python host runs `pip list` on every operation
     }
     if emu is not None:
         env.update(emu.env())

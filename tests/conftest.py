@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,26 @@ from tests.engine import EngineStack
 API_KEY = "test-key-0f9e8d7c"
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+# Started from a background shell (no job control), this process ignores SIGINT, and so would every
+# `pulumi` it runs and their plugins; the engine stops a language host with SIGINT and kills it only
+# 5 s later. A handler of our own is reset to the default in children, so they stop at once.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _toolchain() -> None:
     if shutil.which("pulumi") is None:
         pytest.exit("the pinned Pulumi CLI is not on PATH: run the tests with `make test`", returncode=2)
-    for var in ("COPYAI_API_KEY", "COPYAI_BASE_URL", "COPYAI_TIMEOUT_SECONDS"):
+    if Path(sys.prefix).resolve() == (REPO / ".venv").resolve():
+        sys.path.insert(0, str(REPO / "scripts"))
+        from package_hash import package_hash
+
+        if not (REPO / ".venv" / f".package-{package_hash()}").exists():
+            pytest.exit("the package installed in .venv is older than provider/: run `make bootstrap` "
+                        "(`make test` does it first)", returncode=2)
+    for var in ("COPYAI_API_KEY", "COPYAI_BASE_URL", "COPYAI_TIMEOUT_SECONDS", "COPYAI_RETRY_WINDOW_SECONDS"):
         os.environ.pop(var, None)
 
 

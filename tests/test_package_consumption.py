@@ -209,6 +209,7 @@ class Consumer:
             "PULUMI_CONFIG_PASSPHRASE": "consumer-passphrase",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
         for var in ("GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GOFLAGS", "XDG_CACHE_HOME"):
             if var in os.environ:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -151,3 +152,18 @@ def test_an_error_that_outlasts_the_window_says_once_what_failed_and_what_to_do(
         assert "Traceback" not in out and frames == 0, "the plugin shows the message alone"
     else:
         assert frames <= 3, "the dynamic provider's traceback stays short"
+
+
+def test_the_plugin_takes_a_resources_custom_timeouts_as_its_window(api: Emulator, tmp_path: Path) -> None:
+    p = project(tmp_path, api, "pkg", 1)
+    program = json.loads((p.dir / "Pulumi.yaml").read_text())
+    program["resources"]["hook-000"]["options"] = {"customTimeouts": {"create": "3s"}}
+    (p.dir / "Pulumi.yaml").write_text(json.dumps(program))
+    api.arm("outage", seconds=60)
+    started = time.monotonic()
+    done = p.run("up", "--yes", "--skip-preview", "--stack", "dev", check=False)
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0 and "HTTP 503" in done.stdout + done.stderr
+    assert elapsed < 30, f"gave up after {elapsed:.0f} s: the 3 s customTimeouts, not the 300 s default window"
+    api.disarm()
+    assert api.webhooks() == [] and p.ids("dev") == set()

@@ -8,6 +8,7 @@ sized above the engine's parallelism, so creates, reads and deletes go out as fa
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -98,6 +99,8 @@ class CopyAIProvider(Provider):
     def __init__(self) -> None:
         self.settings = Settings.resolve({})
         self._pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="copyai")
+        self._cold = True  # the HTTP client not built yet: building it imports requests, off the loop
+        self._pool.submit(importlib.import_module, "pulumi_copyai.client")  # warm up while the engine starts
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
@@ -180,7 +183,11 @@ class CopyAIProvider(Provider):
         state = _plain(request.properties)
         secret_url = _secret(request.properties, "url") or _secret(request.inputs, "url")
         deadline = self._deadline(None)
-        outs = await self._run(lambda: self._lifecycle().read(request.resource_id, state, deadline))
+        lifecycle = await self._run(self._lifecycle) if self._cold else self._lifecycle()
+        self._cold = False
+        outs = lifecycle.read_cached(request.resource_id, state)  # most reads of a refresh: no thread hop
+        if outs is None:
+            outs = await self._run(lambda: lifecycle.read(request.resource_id, state, deadline))
         if outs is None:  # deleted outside Pulumi: the engine drops it from the state
             return ReadResponse(resource_id=None, properties={}, inputs={})
         properties = _properties(outs, secret_url)
