@@ -29,7 +29,7 @@ def assert_exactly_declared(emu: Emulator, stack: EngineStack) -> None:
 
 FAULTS: dict[str, dict[str, Any]] = {
     "drop_after_commit": {"mode": "drop_after_commit"},
-    "429": {"mode": "status", "status": 429, "retry_after": 1},
+    "429": {"mode": "status", "status": 429, "retry_after": 0.3},
     "503": {"mode": "status", "status": 503},
     "latency_beyond_timeout": {"mode": "latency", "seconds": 1.5},
 }
