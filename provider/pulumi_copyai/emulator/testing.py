@@ -12,8 +12,20 @@ from types import TracebackType
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def _session() -> requests.Session:
+    """A session for the helpers: a GET that meets a keep-alive connection the server closed at the same
+    moment (ECONNRESET before any answer) is sent again; nothing else is retried."""
+    session = requests.Session()
+    retry = Retry(total=3, connect=3, read=2, status=0, other=0, allowed_methods={"GET"}, backoff_factor=0.05,
+                  raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
 
 
 class Emulator:
@@ -44,7 +56,7 @@ class Emulator:
         self.run_cost = run_cost
         self.url = ""
         self._proc: subprocess.Popen[str] | None = None
-        self._http = requests.Session()
+        self._http = _session()
         self.output: list[str] = []
 
     # -- lifecycle --------------------------------------------------------------------------
