@@ -56,13 +56,21 @@ def test_a_20s_outage_during_up_refresh_and_destroy(api: Emulator, tmp_path: Pat
     def outage() -> None:
         api.arm("outage", seconds=20)
 
-    timer = during(2.0, outage)
+    # the outage starts once the update is under way (10 of 100 registered), whatever the machine's speed
+    api.arm("latency", seconds=0.05, probability=1.0, methods=["POST"])
+    proc = p.popen("up", "--yes", "--skip-preview", "--stack", "dev")
+    deadline = time.monotonic() + 120
+    while len(api.webhooks()) < 10:
+        assert proc.poll() is None and time.monotonic() < deadline, "the update ended before the outage"
+        time.sleep(0.02)
     started = time.monotonic()
-    up = p.run("up", "--yes", "--skip-preview", "--stack", "dev")
-    timer.join()
-    assert time.monotonic() - started >= 20, "the outage did not overlap the update"
-    assert "+ 101 created" in up.stdout
+    outage()
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out
+    assert time.monotonic() - started >= 20, "the update did not wait the outage out"
+    assert "+ 101 created" in out
     assert any(r["status"] == 503 for r in api.requests()), "no request met the outage"
+    api.disarm()
     exactly(api, p, 100)
 
     api.clear_requests()

@@ -119,7 +119,9 @@ def test_audit_finds_orphans_duplicates_and_dangling_and_deletes_only_orphans(
     # plant: an orphan, and a dangling id (deleted out of band); `shared` is declared by both stacks
     orphan = ws.api("POST", "/webhook", json={"url": "https://hooks.example.com/by-hand?key=abc",
                                              "eventType": "workflowRun.completed"}).json()["data"]["id"]
-    dangling = sorted(pkg.ids("b"))[0]
+    # any of b's own hooks but `shared`, whose deletion would leave no duplicate to find
+    urls = {h["id"]: h["url"] for h in ws.webhooks()}
+    dangling = sorted(i for i in pkg.ids("b") if urls[i] != shared["url"])[0]
     assert ws.api("DELETE", f"/webhook/{dangling}").status_code in (200, 202)
 
     def audit(*args: str) -> tuple[int, str, str]:
