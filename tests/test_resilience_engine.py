@@ -1,6 +1,7 @@
 """Riding out outages and rate limits through the `pulumi` CLI, with both front doors.
 
-- the API answers 503 to everything for 20 s, starting 2 s into `up` (then `refresh`, `destroy`);
+- the API answers 503 to everything for 20 s, starting once `up` (then `destroy`) has done 10 of its
+  100 calls, and 0.5 s into `refresh`;
 - the API process is killed and restarted on the same port and SQLite file in the middle of `up`;
 - 200 webhooks under a limit of 20 requests/s: `up` and `destroy` take about the 10 s the limit
   allows, with few 429s, because one rate gate paces every call of the provider process.
@@ -82,10 +83,16 @@ def test_a_20s_outage_during_up_refresh_and_destroy(api: Emulator, tmp_path: Pat
 
     api.disarm()
     api.clear_requests()
-    timer = during(0.5, outage)  # before the first DELETE: the plugin deletes 100 webhooks in about a second
+    api.arm("latency", seconds=0.05, probability=1.0, methods=["DELETE"])  # armed once 10 of 100 are gone
+    proc = p.popen("destroy", "--yes", "--skip-preview", "--stack", "dev")
+    deadline = time.monotonic() + 120
+    while len(api.webhooks()) > 90:
+        assert proc.poll() is None and time.monotonic() < deadline, "the destroy ended before the outage"
+        time.sleep(0.02)
     started = time.monotonic()
-    p.run("destroy", "--yes", "--skip-preview", "--stack", "dev")
-    timer.join()
+    outage()
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out
     assert time.monotonic() - started >= 20, "the destroy did not wait the outage out"
     assert any(r["status"] == 503 for r in api.requests()), "no request met the outage"
     assert api.webhooks() == [] and p.ids("dev") == set()
