@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +51,17 @@ def during(seconds: float, action: Callable[[], None]) -> threading.Timer:
     return timer
 
 
+def under_way(p: Project, api: Emulator, op: str, reached: Callable[[int], bool], before: str,
+              within: float = 120, poll: float = 0.02) -> subprocess.Popen[str]:
+    """Start `pulumi <op>` on the dev stack; return once the count of webhooks at the API is `reached`."""
+    proc = p.popen(op, "--yes", "--skip-preview", "--stack", "dev")
+    deadline = time.monotonic() + within
+    while not reached(len(api.webhooks())):
+        assert proc.poll() is None and time.monotonic() < deadline, f"`pulumi {op}` ended before {before}"
+        time.sleep(poll)
+    return proc
+
+
 @pytest.mark.parametrize("front_door", ["dyn", "pkg"])
 def test_a_20s_outage_during_up_refresh_and_destroy(api: Emulator, tmp_path: Path, front_door: str) -> None:
     p = project(tmp_path, api, front_door, 100)
@@ -57,20 +69,19 @@ def test_a_20s_outage_during_up_refresh_and_destroy(api: Emulator, tmp_path: Pat
     def outage() -> None:
         api.arm("outage", seconds=20)
 
-    # the outage starts once the update is under way (10 of 100 registered), whatever the machine's speed
+    def waited_out(proc: subprocess.Popen[str]) -> str:
+        started = time.monotonic()
+        outage()
+        out = proc.communicate(timeout=600)[0]
+        assert proc.returncode == 0, out
+        assert time.monotonic() - started >= 20, f"`pulumi {proc.args[1]}` did not wait the outage out"
+        assert any(r["status"] == 503 for r in api.requests()), "no request met the outage"
+        return out
+
+    # up and destroy meet the outage once under way (10 of 100 done), whatever the machine's speed
     api.arm("latency", seconds=0.05, probability=1.0, methods=["POST"])
-    proc = p.popen("up", "--yes", "--skip-preview", "--stack", "dev")
-    deadline = time.monotonic() + 120
-    while len(api.webhooks()) < 10:
-        assert proc.poll() is None and time.monotonic() < deadline, "the update ended before the outage"
-        time.sleep(0.02)
-    started = time.monotonic()
-    outage()
-    out = proc.communicate(timeout=600)[0]
-    assert proc.returncode == 0, out
-    assert time.monotonic() - started >= 20, "the update did not wait the outage out"
+    out = waited_out(under_way(p, api, "up", lambda n: n >= 10, "the outage"))
     assert "+ 101 created" in out
-    assert any(r["status"] == 503 for r in api.requests()), "no request met the outage"
     api.disarm()
     exactly(api, p, 100)
 
@@ -83,18 +94,8 @@ def test_a_20s_outage_during_up_refresh_and_destroy(api: Emulator, tmp_path: Pat
 
     api.disarm()
     api.clear_requests()
-    api.arm("latency", seconds=0.05, probability=1.0, methods=["DELETE"])  # armed once 10 of 100 are gone
-    proc = p.popen("destroy", "--yes", "--skip-preview", "--stack", "dev")
-    deadline = time.monotonic() + 120
-    while len(api.webhooks()) > 90:
-        assert proc.poll() is None and time.monotonic() < deadline, "the destroy ended before the outage"
-        time.sleep(0.02)
-    started = time.monotonic()
-    outage()
-    out = proc.communicate(timeout=600)[0]
-    assert proc.returncode == 0, out
-    assert time.monotonic() - started >= 20, "the destroy did not wait the outage out"
-    assert any(r["status"] == 503 for r in api.requests()), "no request met the outage"
+    api.arm("latency", seconds=0.05, probability=1.0, methods=["DELETE"])
+    waited_out(under_way(p, api, "destroy", lambda n: n <= 90, "the outage"))
     assert api.webhooks() == [] and p.ids("dev") == set()
 
 
@@ -105,11 +106,7 @@ def test_the_api_process_killed_and_restarted_mid_up(api: Emulator, tmp_path: Pa
     def crash() -> None:
         api.restart(downtime=3.0, kill=True)  # same port, same SQLite file; connections refused meanwhile
 
-    proc = p.popen("up", "--yes", "--skip-preview", "--stack", "dev")
-    deadline = time.monotonic() + 60
-    while len(api.webhooks()) < 15:
-        assert proc.poll() is None and time.monotonic() < deadline, "the update ended before the crash"
-        time.sleep(0.05)
+    proc = under_way(p, api, "up", lambda n: n >= 15, "the crash", within=60, poll=0.05)
     timer = during(0.0, crash)
     out = proc.communicate(timeout=600)[0]
     timer.join()
