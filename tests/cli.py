@@ -2,8 +2,9 @@
 
 Project "dyn"-style programs are Python with the dynamic provider (CopyAIWebhook); "pkg"-style are
 Pulumi YAML with the `copyai` package's plugin (copyai:index:Webhook): both front doors.
-A webhook spec is {"name", "url", "eventType", "secret"?: bool, "workflowId"?}; "{stack}" in a URL
-becomes the stack's name, so each stack of a project declares its own webhooks.
+A webhook spec is {"name", "url", "eventType", "secret"?: bool, "workflowId"?, "importId"?}; "{stack}" in
+a URL becomes the stack's name, so each stack of a project declares its own webhooks. "importId" adopts
+an existing webhook: the `import_id` input of CopyAIWebhook, the `import` resource option in YAML.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class Project:
                 url = spec["url"].replace("{stack}", pulumi.get_stack())
                 url = pulumi.Output.secret(url) if spec.get("secret") else url
                 hook = CopyAIWebhook(spec["name"], url=url, event_type=spec["eventType"],
-                                     workflow_id=spec.get("workflowId"))
+                                     workflow_id=spec.get("workflowId"), import_id=spec.get("importId"))
                 pulumi.export(spec["name"], hook.id)
         """) + textwrap.dedent(extra))
         return self
@@ -92,6 +93,8 @@ class Project:
             if spec.get("workflowId"):
                 props["workflowId"] = spec["workflowId"]
             resources[spec["name"]] = {"type": "copyai:index:Webhook", "properties": props}
+            if spec.get("importId"):
+                resources[spec["name"]]["options"] = {"import": spec["importId"]}
         outputs = {spec["name"]: f"${{{spec['name']}.id}}" for spec in hooks}
         program = {"name": self.name, "runtime": "yaml", "resources": resources, "outputs": outputs}
         (self.dir / "Pulumi.yaml").write_text(json.dumps(program, indent=1))  # JSON is YAML

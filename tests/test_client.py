@@ -16,12 +16,10 @@ from pulumi_copyai.client import (
     CopyAIClient,
     CopyAIConfigError,
     CopyAIConnectionError,
-    CopyAIError,
     CopyAINotFoundError,
     CopyAIRateLimitError,
     CopyAIResponseError,
     CopyAIServerError,
-    CopyAIUnsettledError,
     CopyAIValidationError,
     Webhook,
     parse_retry_after,
@@ -50,7 +48,7 @@ def register_many(emu: Emulator, n: int, prefix: str = URL) -> list[str]:
 
 def test_crud_one_call_each(emu: Emulator) -> None:
     client = client_for(emu)
-    hook = client.create_webhook(URL, "workflowRun.completed", "WCFG-1")
+    hook = client.register_webhook(URL, "workflowRun.completed", "WCFG-1")
     assert hook == Webhook(hook.id, URL, "workflowRun.completed", "WCFG-1")
     assert client.get_webhook(hook.id) == hook
     assert client.delete_webhook(hook.id) is True
@@ -75,8 +73,6 @@ def test_scan_walks_every_page_whatever_total_says(emu: Emulator, quirk: str | N
     assert listing.consistent is (quirk != "omit_total")
     queries = [r["query"] for r in emu.requests("GET")]
     assert queries == ["page=0&size=100", "page=1&size=100"]  # a short page ends the scan
-    # the last one registered is found: before, a missing total stopped the search after page 0
-    assert [h.id for h in client.find_webhooks(f"{URL}/149", "workflowRun.started")] == [ids[149]]
 
 
 def test_scan_stops_at_the_reported_total_without_an_extra_page(emu: Emulator) -> None:
@@ -84,40 +80,6 @@ def test_scan_stops_at_the_reported_total_without_an_extra_page(emu: Emulator) -
     emu.clear_requests()
     assert len(client_for(emu).scan_webhooks().webhooks) == 200
     assert len(emu.requests("GET")) == 2
-
-
-class _ShiftingClient(CopyAIClient):
-    """Deletes one webhook through the API right after page 0 is read, as a replacement's DELETE
-    running beside a search in the same `pulumi up` would."""
-
-    victim: str = ""
-
-    def list_webhooks(self, page: int = 0, size: int = 100, **kwargs: Any) -> tuple[int | None, list[Webhook]]:
-        result = super().list_webhooks(page, size, **kwargs)
-        if page == 0 and self.victim:
-            self.delete_webhook(self.victim)
-            self.victim = ""
-        return result
-
-
-@pytest.mark.parametrize("quirk", [None, "omit_total"])
-def test_a_search_that_misses_while_the_list_shifts_scans_again(emu: Emulator, quirk: str | None) -> None:
-    if quirk:
-        emu.quirks(**{quirk: True})
-    ids = register_many(emu, 150)
-    client = _ShiftingClient(API_KEY, emu.base_url, backoff=0.01, gate=RateGate())
-    client.victim = ids[5]  # after page 0 is read, item 100 moves onto page 0 and page 1 starts at 101
-    found = client.find_webhooks(f"{URL}/100", "workflowRun.started")
-    assert [h.id for h in found] == [ids[100]]
-
-
-def test_find_matches_normalized_urls(emu: Emulator) -> None:
-    emu.quirks(normalize_urls=True)
-    client = client_for(emu)
-    hook = client.register_webhook("HTTPS://Hooks.Example.com:443/CopyAI", "workflowRun.failed")
-    assert hook.url == "https://hooks.example.com/CopyAI"  # the API normalized it
-    assert [h.id for h in client.find_webhooks("https://HOOKS.example.com/CopyAI/", "workflowRun.failed")] == [hook.id]
-    assert client.find_webhooks("https://hooks.example.com/copyai", "workflowRun.failed") == []  # path case counts
 
 
 # -- retries and the retry window ---------------------------------------------------------------
@@ -157,15 +119,6 @@ def test_retries_stop_when_the_window_closes_and_the_error_is_precise(emu: Emula
     assert len(emu.requests("GET")) >= 3
 
 
-def test_an_outage_shorter_than_the_window_is_ridden_out(emu: Emulator) -> None:
-    client = client_for(emu, retry_window=10.0, backoff=0.2, max_backoff=1.0)
-    emu.arm("outage", seconds=2.0)
-    started = time.monotonic()
-    hook = client.create_webhook(URL, "workflowRun.completed")
-    assert time.monotonic() - started >= 1.5
-    assert [h["id"] for h in emu.webhooks()] == [hook.id]
-
-
 def test_post_retries_429_but_never_replays_a_5xx(emu: Emulator) -> None:
     client = client_for(emu)
     emu.arm("status", status=429, count=2, methods=["POST"])
@@ -202,23 +155,6 @@ def test_a_429_pauses_every_call_of_the_process(emu: Emulator) -> None:
 
 
 # -- ambiguous POSTs -------------------------------------------------------------------------
-def test_create_after_a_dropped_answer_adopts_instead_of_duplicating(emu: Emulator) -> None:
-    client = client_for(emu)
-    emu.arm("drop_after_commit", count=1, methods=["POST"])
-    hook = client.create_webhook(URL, "workflowRun.completed", "WCFG-9")
-    assert [h["id"] for h in emu.webhooks()] == [hook.id]
-    assert len(emu.requests("POST")) == 1  # found through the list, not registered twice
-    assert emu.requests("GET")[0]["query"] == "page=0&size=100"
-
-
-def test_a_garbled_200_the_server_applied_is_adopted(emu: Emulator) -> None:
-    client = client_for(emu)
-    emu.arm("garbled_after_commit", count=1, methods=["POST"])
-    hook = client.create_webhook(URL, "workflowRun.completed")
-    assert [h["id"] for h in emu.webhooks()] == [hook.id]
-    assert len(emu.requests("POST")) == 1  # ambiguous: the list showed it was applied
-
-
 def test_error_messages_describe_shapes_never_values(emu: Emulator) -> None:
     secret_url = "https://hooks.example.com/c?token=SECRET-7f3a"
     emu.arm("garbled_after_commit", count=1, methods=["POST"])
@@ -227,64 +163,6 @@ def test_error_messages_describe_shapes_never_values(emu: Emulator) -> None:
     text = str(err.value)
     assert "an object with status (string), result (object)" in text and err.value.ambiguous
     assert "SECRET-7f3a" not in text and "hooks.example.com/c" not in text
-
-
-def test_create_after_an_unapplied_5xx_registers_once(emu: Emulator) -> None:
-    client = client_for(emu)
-    emu.arm("status", status=503, count=1, methods=["POST"])
-    hook = client.create_webhook(URL, "workflowRun.completed")
-    assert [h["id"] for h in emu.webhooks()] == [hook.id]
-    assert [r["status"] for r in emu.requests("POST")] == [503, 200]
-
-
-def test_the_settle_window_waits_for_a_slow_server_to_apply_a_timed_out_post(emu: Emulator) -> None:
-    # The POST is applied 1.2 s after it was sent; the client gives up at 0.5 s and reads the list
-    # at about 0.8 s, before the webhook exists. Only the settle window (2 timeouts) finds it.
-    client = client_for(emu, backoff=0.3, timeout=0.5)
-    emu.arm("latency", seconds=1.2, count=1, methods=["POST"])
-    hook = client.create_webhook(URL, "workflowRun.started")
-    time.sleep(1.3)  # every POST sent has landed by now
-    assert [h["id"] for h in emu.webhooks()] == [hook.id]
-    assert len(emu.requests("POST")) == 1
-    scans = emu.requests("GET", path_prefix="/api/webhook")
-    first_scan_end = scans[0]["started"] + scans[0]["duration"]
-    post = emu.requests("POST")[0]
-    assert first_scan_end < post["started"] + post["duration"], "the first lookup ran before the POST was applied"
-    assert len(scans) >= 2
-
-
-def test_a_post_that_keeps_failing_unapplied_stops_with_the_window(emu: Emulator) -> None:
-    client = client_for(emu, retry_window=1.5, backoff=0.1)
-    emu.arm("status", status=503, probability=1.0, methods=["POST"])
-    with pytest.raises(CopyAIError) as err:
-        client.create_webhook(URL, "workflowRun.completed")
-    text = str(err.value)
-    assert "shows it was not registered" in text and "Nothing to clean up" in text
-    assert text.count("Copy.ai register webhook failed") == 1
-    assert emu.webhooks() == []
-    posts = len(emu.requests("POST"))
-    assert 2 <= posts <= 10  # repeated only after the list showed the previous was not applied
-
-
-def test_list_unreadable_too_says_the_webhook_may_exist(emu: Emulator) -> None:
-    client = client_for(emu, retry_window=1.0, backoff=0.1)
-    emu.arm("drop_after_commit", count=1, methods=["POST"])
-    emu.arm("status", status=503, probability=1.0, methods=["GET"])
-    with pytest.raises(CopyAIUnsettledError) as err:
-        client.create_webhook("https://hooks.example.com/c?token=SECRET-TOKEN", "workflowRun.completed")
-    text = str(err.value)
-    assert "may have been registered" in text and "copyai-audit" in text
-    assert "SECRET-TOKEN" not in text
-    assert len(emu.requests("POST")) == 1
-
-
-def test_recovery_never_adopts_a_webhook_another_resource_holds(emu: Emulator) -> None:
-    client = client_for(emu)
-    held = client.register_webhook(URL, "workflowRun.completed")  # another resource's, same fields
-    emu.arm("status", status=503, count=1, methods=["POST"])  # our POST fails, unapplied
-    hook = client.create_webhook(URL, "workflowRun.completed", claim=lambda h: h.id != held.id)
-    assert hook.id != held.id
-    assert sorted(h["id"] for h in emu.webhooks()) == sorted([held.id, hook.id])
 
 
 def test_a_post_refused_at_connect_is_retried_within_the_window(tmp_path: Any) -> None:
@@ -296,7 +174,7 @@ def test_a_post_refused_at_connect_is_retried_within_the_window(tmp_path: Any) -
     starter = threading.Timer(1.0, emu.start)  # the API comes up while the client retries
     starter.start()
     try:
-        hook = client.create_webhook(URL, "workflowRun.completed")
+        hook = client.register_webhook(URL, "workflowRun.completed")
         starter.join()
         assert [h["id"] for h in emu.webhooks()] == [hook.id]
         assert len(emu.requests("POST")) == 1

@@ -99,13 +99,16 @@ def test_create_read_delete_one_call_each(provider: CopyAIWebhookProvider, emu: 
     assert created.outs == {"url": URL, "event_type": "workflowRun.completed", "workflow_id": "WCFG-1"}
     read = provider.read(created.id, created.outs)
     assert (read.id, read.outs) == (created.id, created.outs)
+    core.forget()  # `pulumi destroy`: a new provider process
     provider.delete(created.id, created.outs)
     gone = provider.read(created.id, created.outs)
     assert gone.id is None and gone.outs == {}
     provider.delete(created.id, created.outs)  # already gone: fine
-    # the first read takes a snapshot of the list; a webhook missing from it is confirmed by its own GET
+    # a process's first POST follows a view of the list (ownership rule 1); the first read takes a
+    # snapshot of the list; a webhook missing from it is confirmed by its own GET
     assert [(r["method"], r["path"].rsplit("/", 1)[-1] == created.id, r["status"]) for r in emu.requests()] == [
-        ("POST", False, 200), ("GET", False, 200), ("DELETE", True, 202), ("GET", True, 404), ("DELETE", True, 404)]
+        ("GET", False, 200), ("POST", False, 200), ("GET", False, 200), ("DELETE", True, 202), ("GET", False, 200),
+        ("GET", True, 404), ("DELETE", True, 404)]
 
 
 @pytest.mark.parametrize("status", [401, 403, 500])

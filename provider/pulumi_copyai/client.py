@@ -6,8 +6,8 @@ call of the process passes one rate gate per API key (`ratelimit.py`).
 
 A POST is repeated only when it surely was not applied (connection refused, connect timeout, 429).
 When its fate is unknown (read timeout, dropped connection, 5xx, a 2xx that is not the documented
-JSON), `create_webhook` reads the paginated webhook list, through the window if need be, and adopts
-the webhook if it was registered; it registers again only when the list shows it was not.
+JSON), the error says so (`ambiguous`): what to do then is ownership policy, in `core` and
+`ownership`, not HTTP.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -65,14 +65,8 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_RETRY_AFTER = 30.0
 #: Page size of list reads (the API's maximum).
 PAGE_SIZE = 100
-#: A search that misses while the list is changing scans again, at most this many times in all.
-MAX_SCANS = 4
-#: Registrations of one webhook, at most (each after the list showed the previous was not applied).
-MAX_POSTS = 10
 #: A host name that does not resolve is more likely a typo than an outage: retried this long only.
 UNRESOLVED_RETRY_SECONDS = 15.0
-
-Claim = Callable[[Webhook], bool]
 
 
 @dataclass(frozen=True)
@@ -285,71 +279,6 @@ class CopyAIClient:
                 + describe_shape(body), ambiguous=True)
         return hook
 
-    def create_webhook(
-        self,
-        url: str,
-        event_type: str,
-        workflow_id: str | None = None,
-        *,
-        deadline: float | None = None,
-        claim: Claim | None = None,
-    ) -> Webhook:
-        """Register a webhook exactly once, even when answers are lost.
-
-        A normal call is one POST. After an ambiguous failure, the paginated list is searched for
-        an unclaimed webhook with the same url (normalized), event type and workflow, and adopted
-        if found (`claim(hook)` must accept it: it refuses ids already held by another resource).
-        After a timeout the server may still be applying the POST, so the list is searched again
-        for two more timeout periods. Only when the list shows the POST was not applied is it
-        sent again; the list is read through outages until `deadline`.
-        """
-        until = self.deadline() if deadline is None else deadline
-        claim = claim or (lambda hook: True)
-        for _ in range(MAX_POSTS):
-            try:
-                return self.register_webhook(url, event_type, workflow_id, deadline=until)
-            except CopyAIError as exc:
-                if not exc.ambiguous:
-                    raise
-                failure = exc
-            found = self._settle(url, event_type, workflow_id, failure, claim, until)
-            if found is not None:
-                return found
-            if time.monotonic() >= until:
-                break
-        raise CopyAIError(
-            "register webhook",
-            f"{failure.message}; the webhook list shows it was not registered, and the retry window "
-            "(copyai:retryWindowSeconds) closed. Nothing to clean up: run `pulumi up` again once the API answers",
-            status=failure.status, error_code=failure.error_code,
-        )
-
-    def _settle(
-        self, url: str, event_type: str, workflow_id: str | None, failure: CopyAIError, claim: Claim, until: float
-    ) -> Webhook | None:
-        """After an ambiguous POST: the webhook if the list shows it was registered, else None."""
-        settle_until = time.monotonic() + (2 * self.timeout[1] if failure.timed_out else 0.0)
-        delay = self.backoff
-        while True:
-            time.sleep(min(delay * (1 + random.random()), max(0.0, until - time.monotonic())))
-            try:
-                found = self.find_webhooks(url, event_type, workflow_id, deadline=until)
-            except CopyAIError as lookup:
-                raise CopyAIUnsettledError(
-                    "register webhook",
-                    f"{failure.message}; then the webhook list could not be read either ({lookup.message}), "
-                    "so the webhook may have been registered without reaching the stack. Once the API answers, "
-                    "find it with `copyai-audit` (it lists webhooks no stack owns) before `pulumi up` "
-                    "registers it again",
-                    status=failure.status, error_code=failure.error_code,
-                ) from None
-            for hook in found:
-                if claim(hook):
-                    return hook
-            if time.monotonic() >= min(settle_until, until):
-                return None
-            delay = min(delay * 2, 2.0)
-
     def get_webhook(self, webhook_id: str, *, deadline: float | None = None) -> Webhook:
         body = self._call("get webhook", "GET", f"/webhook/{_segment(webhook_id)}", deadline=deadline)
         hook = Webhook.from_api(body.get("data") if isinstance(body, Mapping) else None)
@@ -391,26 +320,6 @@ class CopyAIClient:
             page += 1
         only = next(iter(totals)) if len(totals) == 1 else None
         return Listing(list(seen.values()), only is not None and only == len(seen))
-
-    def find_webhooks(
-        self, url: str, event_type: str, workflow_id: str | None = None, *, deadline: float | None = None
-    ) -> list[Webhook]:
-        """The webhooks with this url (normalized), event type and workflow, oldest first.
-
-        Offset paging can skip an item when the list shifts between pages (a webhook deleted
-        meanwhile), so a search that misses while the list is changing scans again (bounded),
-        until a scan is consistent or two scans agree.
-        """
-        previous: frozenset[str] | None = None
-        found: list[Webhook] = []
-        for _ in range(MAX_SCANS):
-            listing = self.scan_webhooks(deadline=deadline)
-            found = [h for h in listing.webhooks if h.matches(url, event_type, workflow_id)]
-            ids = frozenset(h.id for h in listing.webhooks)
-            if found or listing.consistent or ids == previous:
-                break
-            previous = ids
-        return found
 
     def delete_webhook(self, webhook_id: str, *, deadline: float | None = None) -> bool:
         """DELETE /webhook/{id} (any 2xx, with any or no body); False when it was already gone (404)."""

@@ -3,19 +3,22 @@
 Both front doors are thin adapters over this module: the dynamic provider (`provider.py`, property
 names in snake_case) and the `copyai` plugin (`plugin/`, camelCase). Here: input normalization and
 checks, the replace rules, create (with ambiguous-POST recovery and adoption), read (404 = gone),
-delete (404 = done), and the process-wide bookkeeping that keeps one webhook id to one resource.
+delete (404 = done). Which webhook belongs to which resource is decided by `ownership`'s rules.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import CopyAIError, CopyAINotFoundError
+from .errors import CopyAIError, CopyAINotFoundError, CopyAIUnsettledError
+from .journal import Journal
 from .model import Webhook, same_url
+from .ownership import Holdings, Key, OneAtATime, Workspace, may_delete, recoverable
 from .settings import Settings
 from .validation import check_inputs
 
@@ -104,56 +107,147 @@ def outputs(hook: Webhook) -> dict[str, Any]:
     return {"url": hook.url, "event_type": hook.event_type, "workflow_id": hook.workflow_id}
 
 
-class HeldIds:
-    """The webhook ids that resources of this process hold (created, adopted, or seen in a diff,
-    read or delete), so the recovery of an ambiguous POST never adopts a webhook another resource
-    already has. Webhook ids are unique across workspaces, so one registry serves every configuration.
-    Across processes (other stacks) nothing can know: see the README."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held: set[str] = set()
-
-    def hold(self, webhook_id: str) -> None:
-        with self._lock:
-            self._held.add(webhook_id)
-
-    def forget(self) -> None:
-        with self._lock:
-            self._held.clear()
-
-    def claim(self, hook: Webhook) -> bool:
-        """Take `hook` for a resource, unless another resource of this process holds it."""
-        with self._lock:
-            if hook.id in self._held:
-                return False
-            self._held.add(hook.id)
-            return True
+HOLDINGS = Holdings()
+_ONE_AT_A_TIME = OneAtATime()
+#: Registrations of one webhook, at most (each after the list showed the previous was not applied).
+MAX_POSTS = 10
+#: A search that misses while the list is changing scans again, at most this many times in all.
+MAX_SCANS = 4
 
 
-HELD = HeldIds()
+def diffed(webhook_id: str, replaced: bool) -> None:
+    """A diff met this resource's webhook: it keeps it unless the diff replaces it (rule 2)."""
+    if webhook_id:
+        (HOLDINGS.hold if replaced else HOLDINGS.keep)(webhook_id)
+
+
+def imported(webhook_id: str) -> None:
+    """`pulumi import` (or the `import` option) gave this webhook to a resource: it keeps it (rule 2)."""
+    HOLDINGS.keep(webhook_id)
 
 
 class Lifecycle:
-    """Create, read and delete webhooks for one API configuration; one per provider process and settings."""
+    """Create, read and delete webhooks for one API configuration; one per provider process and settings.
 
-    def __init__(self, client: CopyAIClient, held: HeldIds = HELD) -> None:
+    Which webhook belongs to which resource is decided by the rules of `ownership`; this class
+    gathers their evidence (views of the list, held ids) and applies them.
+    """
+
+    def __init__(self, client: CopyAIClient, workspace: Workspace, journal: Journal) -> None:
         self.client = client
-        self.held = held
+        self.workspace = workspace
+        self.journal = journal
         self._snapshot_lock = threading.Lock()
         self._snapshot: tuple[float, dict[str, Webhook]] | None = None
 
     # -- operations -------------------------------------------------------------------------
-    def create(self, declared: Declared, deadline: float | None = None) -> Webhook:
+    def create(self, declared: Declared, deadline: float | None = None, urn: str | None = None) -> Webhook:
         """Register the webhook (or adopt `import_id`); the result carries the declared url."""
         if declared.import_id:
             hook = self.adopt(declared.import_id, declared, deadline)
         else:
-            hook = self.client.create_webhook(
-                declared.url, declared.event_type, declared.workflow_id, deadline=deadline, claim=self.held.claim
-            )
-            self.held.hold(hook.id)
+            hook = self._register(declared, self.client.deadline() if deadline is None else deadline, urn)
         return replace(hook, url=declared.url)
+
+    def _register(self, declared: Declared, until: float, urn: str | None) -> Webhook:
+        """One webhook for the declaration, however many answers are lost (rules 1, 3 and 4)."""
+        key = Key.of(declared.url, declared.event_type, declared.workflow_id)
+        with _ONE_AT_A_TIME.on(key):
+            try:
+                self.workspace.ensure_view(lambda: self._scan(until))
+            except CopyAIError as exc:
+                raise CopyAIError(
+                    "register webhook", f"the webhook list could not be read before registering ({exc.message}); "
+                    "it is what lets a lost answer be recovered without a duplicate, so nothing was sent. "
+                    "Run `pulumi up` again once the API answers", status=exc.status, error_code=exc.error_code,
+                ) from None
+            first_sent = time.monotonic()
+            existing = self.workspace.views.matching_before(key, first_sent)
+            entry = self.journal.posting(declared.url, declared.event_type, declared.workflow_id, existing, urn)
+            try:
+                hook, how = self._post(declared, key, first_sent, until)
+            except CopyAIUnsettledError:
+                raise  # the journal keeps the entry open: the webhook may exist
+            except CopyAIError:
+                self.journal.settled(entry, "not_registered")
+                raise
+            self.journal.settled(entry, how, hook.id)
+            return hook
+
+    def _post(self, declared: Declared, key: Key, first_sent: float, until: float) -> tuple[Webhook, str]:
+        """POST until registered; after an ambiguous answer, recover from the list (rule 4) or POST
+        again once the list shows the previous POST was not applied."""
+        for _ in range(MAX_POSTS):
+            try:
+                hook = self.client.register_webhook(declared.url, declared.event_type, declared.workflow_id,
+                                                    deadline=until)
+            except CopyAIError as exc:
+                if not exc.ambiguous:
+                    raise
+                failure = exc
+            else:
+                HOLDINGS.keep(hook.id)
+                return hook, "registered"
+            found = self._settle(key, failure, first_sent, until)
+            if found is not None:
+                return found, "adopted"
+            if time.monotonic() >= until:
+                break
+        raise CopyAIError(
+            "register webhook",
+            f"{failure.message}; the webhook list shows it was not registered, and the retry window "
+            "(copyai:retryWindowSeconds) closed. Nothing to clean up: run `pulumi up` again once the API answers",
+            status=failure.status, error_code=failure.error_code,
+        )
+
+    def _settle(self, key: Key, failure: CopyAIError, first_sent: float, until: float) -> Webhook | None:
+        """After an ambiguous POST: the webhook it registered if the list shows one (rule 4), else None.
+        After a timeout the server may still be applying it: look again for two more timeout periods."""
+        settle_until = time.monotonic() + (2 * self.client.timeout[1] if failure.timed_out else 0.0)
+        delay = self.client.backoff
+        while True:
+            time.sleep(min(delay * (1 + random.random()), max(0.0, until - time.monotonic())))
+            try:
+                candidates = self._search(key, first_sent, until)
+            except CopyAIError as lookup:
+                raise CopyAIUnsettledError(
+                    "register webhook",
+                    f"{failure.message}; then the webhook list could not be read either ({lookup.message}), "
+                    "so the webhook may have been registered without reaching the stack. Once the API answers, "
+                    "find it with `copyai-audit` (it lists webhooks no stack owns) before `pulumi up` "
+                    "registers it again",
+                    status=failure.status, error_code=failure.error_code,
+                ) from None
+            for hook in candidates:
+                if HOLDINGS.claim(hook.id):
+                    return hook
+            if time.monotonic() >= min(settle_until, until):
+                return None
+            delay = min(delay * 2, 2.0)
+
+    def _search(self, key: Key, first_sent: float, until: float) -> list[Webhook]:
+        """The webhooks the POST may have registered (rule 4), oldest first. Offset paging can skip an
+        item when the list shifts between pages, so a search that misses while the list is changing
+        scans again (bounded), until a scan is consistent or two scans agree."""
+        previous: frozenset[str] | None = None
+        found: list[Webhook] = []
+        for _ in range(MAX_SCANS):
+            listing = self.client.scan_webhooks(deadline=until)
+            self.workspace.observe(listing.webhooks)
+            found = recoverable(listing.webhooks, key, first_sent, self.workspace.views, HOLDINGS)
+            ids = frozenset(h.id for h in listing.webhooks)
+            if found or listing.consistent or ids == previous:
+                break
+            previous = ids
+        return found
+
+    def _scan(self, until: float) -> list[Webhook]:
+        """A view for rule 1: a scan that saw the list change is taken once more (both count)."""
+        listing = self.client.scan_webhooks(deadline=until)
+        if listing.consistent:
+            return listing.webhooks
+        self.workspace.observe(listing.webhooks)
+        return self.client.scan_webhooks(deadline=until).webhooks
 
     def adopt(self, webhook_id: str, declared: Declared, deadline: float | None = None) -> Webhook:
         """Take over an existing webhook, after checking it is the declared one."""
@@ -176,7 +270,7 @@ class Lifecycle:
             raise CopyAIError(
                 "adopt webhook", f"import_id {webhook_id!r} does not match the declared webhook: "
                 + "; ".join(mismatches) + ". Declare the webhook as it exists, or remove import_id")
-        if not self.held.claim(hook):
+        if not HOLDINGS.claim(hook.id):
             raise CopyAIError(
                 "adopt webhook", f"import_id {webhook_id!r} is already managed by another resource of this stack; "
                 "one webhook can belong to one resource only")
@@ -191,7 +285,7 @@ class Lifecycle:
         by its own GET before it is called gone. A url the API normalized is reported as the
         state has it, so refresh shows no change.
         """
-        self.held.hold(webhook_id)
+        HOLDINGS.hold(webhook_id)
         hook = self._from_snapshot(webhook_id, deadline)
         if hook is None:
             try:
@@ -212,22 +306,27 @@ class Lifecycle:
             self._snapshot_lock.release()
         if hook is None:
             return None
-        self.held.hold(webhook_id)
+        HOLDINGS.hold(webhook_id)
         return _as_known(hook, state)
 
-    def delete(self, webhook_id: str, deadline: float | None = None) -> None:
-        """Remove the webhook; one that is already gone (404) counts as removed."""
-        self.held.hold(webhook_id)
+    def delete(self, webhook_id: str, deadline: float | None = None) -> bool:
+        """Remove the webhook; one that is already gone (404) counts as removed. False when the API
+        was not called because another resource of this process keeps the webhook (rule 5)."""
+        if not may_delete(webhook_id, HOLDINGS):
+            return False
+        HOLDINGS.hold(webhook_id)
         self.client.delete_webhook(webhook_id, deadline=deadline)
         with self._snapshot_lock:
             if self._snapshot is not None:
                 self._snapshot[1].pop(webhook_id, None)
+        return True
 
     def _from_snapshot(self, webhook_id: str, deadline: float | None) -> Webhook | None:
         with self._snapshot_lock:  # concurrent reads wait for one scan instead of each making one
             now = time.monotonic()
             if self._snapshot is None or now - self._snapshot[0] > SNAPSHOT_SECONDS:
                 listing = self.client.scan_webhooks(deadline=deadline)
+                self.workspace.observe(listing.webhooks)
                 self._snapshot = (time.monotonic(), {h.id: h for h in listing.webhooks})
             return self._snapshot[1].get(webhook_id)
 
@@ -242,11 +341,13 @@ def _as_known(hook: Webhook, state: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 _LIFECYCLES: dict[Settings, Lifecycle] = {}
+_WORKSPACES: dict[tuple[str, str], tuple[Workspace, Journal]] = {}
 _LIFECYCLES_LOCK = threading.Lock()
 
 
 def lifecycle_for(settings: Settings) -> Lifecycle:
-    """The process's Lifecycle (and HTTP client) for these settings, built on first use."""
+    """The process's Lifecycle (and HTTP client) for these settings, built on first use; settings
+    naming the same workspace (base URL and key) share its views and journal."""
     with _LIFECYCLES_LOCK:
         found = _LIFECYCLES.get(settings)
         if found is None:
@@ -254,14 +355,20 @@ def lifecycle_for(settings: Settings) -> Lifecycle:
 
             client = CopyAIClient(settings.api_key, settings.base_url, timeout=settings.timeout,
                                   retry_window=settings.retry_window)
-            found = _LIFECYCLES[settings] = Lifecycle(client)
+            where = (client.base_url, settings.api_key or "")
+            if where not in _WORKSPACES:
+                _WORKSPACES[where] = (Workspace(), Journal(*where))
+            found = _LIFECYCLES[settings] = Lifecycle(client, *_WORKSPACES[where])
         return found
 
 
 def forget() -> None:
-    """Drop every client, snapshot and held id of this process (for tests that reuse one process)."""
+    """Drop every client, view, journal and held id of this process (for tests that reuse one process)."""
     with _LIFECYCLES_LOCK:
         for lifecycle in _LIFECYCLES.values():
             lifecycle.client.close()
+        for _, journal in _WORKSPACES.values():
+            journal.close()
         _LIFECYCLES.clear()
-    HELD.forget()
+        _WORKSPACES.clear()
+    HOLDINGS.forget()

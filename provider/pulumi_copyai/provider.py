@@ -80,9 +80,8 @@ class CopyAIWebhookProvider(ResourceProvider):
         return CheckResult(inputs, failures)
 
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        if id:
-            core.HELD.hold(id)
         replaces = core.replaces(id, olds, core.normalize(news), is_unknown)
+        core.diffed(id, replaced=bool(replaces))
         return DiffResult(changes=bool(replaces), replaces=replaces, stables=[], delete_before_replace=None)
 
     @_short_traceback

@@ -160,11 +160,10 @@ class CopyAIProvider(Provider):
         return CheckResponse(inputs=inputs, failures=failures)
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
-        if request.resource_id:
-            core.HELD.hold(request.resource_id)
         olds = core.normalize(_plain(request.old_state))
         changed = core.replaces(request.resource_id, olds, core.normalize(_plain(request.new_inputs)), _unknown)
         changed = [NAMES[k] for k in changed if k in NAMES and NAMES[k] not in request.ignore_changes]
+        core.diffed(request.resource_id, replaced=bool(changed))
         return DiffResponse(
             changes=bool(changed), replaces=changed, diffs=changed,
             detailed_diff={k: PropertyDiff(PropertyDiffKind.UPDATE_REPLACE, True) for k in changed},
@@ -176,7 +175,7 @@ class CopyAIProvider(Provider):
             return CreateResponse(resource_id="", properties=on_the_wire(request.properties))
         declared = core.Declared.of(_plain(request.properties))
         deadline = self._deadline(request.timeout)
-        hook = await self._run(lambda: self._lifecycle().create(declared, deadline))
+        hook = await self._run(lambda: self._lifecycle().create(declared, deadline, urn=request.urn))
         return CreateResponse(resource_id=hook.id, properties=_properties(core.outputs(hook), secret_url))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
@@ -190,6 +189,8 @@ class CopyAIProvider(Provider):
             outs = await self._run(lambda: lifecycle.read(request.resource_id, state, deadline))
         if outs is None:  # deleted outside Pulumi: the engine drops it from the state
             return ReadResponse(resource_id=None, properties={}, inputs={})
+        if not request.properties:  # `pulumi import` or the `import` option: the resource takes this webhook
+            core.imported(request.resource_id)
         properties = _properties(outs, secret_url)
         inputs = dict(request.inputs) if request.inputs else dict(properties)  # `pulumi import`: inputs as found
         return ReadResponse(resource_id=request.resource_id, properties=properties, inputs=inputs)
