@@ -146,10 +146,43 @@ def test_recover_settles_an_interrupted_replacement(api: Emulator, tmp_path: Pat
     api.clear_requests()
     up = p.run("up", "--yes", "--skip-preview", "--stack", "dev")
     assert "1 replaced" in up.stdout
-    assert [r["method"] for r in api.requests()] == ["POST", "DELETE"], "create before delete, once each"
+    methods = [r["method"] for r in api.requests()]
+    assert methods == ["GET", "POST", "DELETE"], "a view of the list, then create before delete, once each"
     state = {h["url"]: h["id"] for h in api.webhooks()}
     assert sorted(state) == sorted(h["url"].replace("{stack}", "dev") for h in hooks)
     assert p.ids("dev") == set(state.values())
     deployment = p.export("dev")
     assert not [r for r in deployment["resources"] if r["type"] in TYPES and r.get("delete")]
     assert json.dumps(deployment).count("hook-000") >= 1
+
+
+@pytest.mark.parametrize("front_door", ["dyn", "pkg"])
+def test_recover_never_removes_another_stacks_or_a_hand_made_webhook(api: Emulator, tmp_path: Path,
+                                                                       front_door: str) -> None:
+    """Stack x owns url U and someone made U2 by hand; stack y, declaring U and U2 too, is killed while
+    its POSTs are held back, never applied. Recovery of y must leave both alone."""
+    (tmp_path / "state").mkdir()
+    hooks = [{"name": "shared", "url": "https://hooks.example.com/shared", "eventType": "workflowRun.completed"},
+             {"name": "by-hand", "url": "https://hooks.example.com/by-hand", "eventType": "workflowRun.completed"}]
+    p = Project(tmp_path, front_door, cli_env(f"file://{tmp_path / 'state'}", api, tmp_path))
+    (p.python if front_door == "dyn" else p.yaml)(hooks[:1])
+    p.run("stack", "init", "x")
+    p.run("up", "--yes", "--skip-preview", "--stack", "x")
+    hand_made = api.api("POST", "/webhook", json={"url": hooks[1]["url"], "eventType": "workflowRun.completed"})
+    theirs = p.ids("x") | {hand_made.json()["data"]["id"]}
+    assert {h["id"] for h in api.webhooks()} == theirs
+
+    (p.python if front_door == "dyn" else p.yaml)(hooks)
+    p.run("stack", "init", "y")
+    api.arm("latency", seconds=30.0, probability=1.0, methods=["POST"])  # held back...
+    api.arm("status", status=503, probability=1.0, methods=["POST"])  # ...then refused: never applied
+    kill_mid_update(p, api, "y", until=2)
+    assert {op for op, _ in pending(p, "y")} == {"creating"}
+
+    done = recover(p, "y")
+    assert {h["id"] for h in api.webhooks()} == theirs, "recovery removed a webhook that was not y's"
+    assert pending(p, "y") == []
+    assert done.stdout.count("leave   webhook") == 1 and "existed before" in done.stdout, done.stdout
+
+    p.run("up", "--yes", "--skip-preview", "--stack", "y")  # y registers its own (a duplicate the audit reports)
+    assert {h["id"] for h in api.webhooks()} == theirs | p.ids("y") and len(p.ids("y")) == 2

@@ -1,15 +1,24 @@
-"""`copyai-recover`: settle the webhooks a killed `pulumi up` left half-done, with no duplicate and no orphan.
+"""`copyai-recover`: settle the webhooks a killed `pulumi up` left half-done, with no duplicate and no orphan,
+and without touching anyone else's webhook.
 
 When `pulumi up` dies mid-run (SIGKILL, a lost CI runner), the state keeps "pending creates": webhooks
 whose POST was sent but whose id never reached the state. Some were registered at Copy.ai, some not.
-For each pending create of a Copy.ai webhook (either front door's type), this command looks for the
-webhook it may have registered (same url, event type and workflow, held by no resource of the
-stack, the newest first), removes it at Copy.ai, and then clears exactly these pending creates
-through the engine (`pulumi refresh --clear-pending-creates`, or, when other resources have pending
-creates too, an interactive `pulumi refresh` answered "clear" for ours and "skip" for theirs). The
-next `pulumi up` registers the webhooks again, once each. An adoption (`import_id`) is only
+For each pending create of a Copy.ai webhook (either front door's type), this command removes the
+webhook the killed run registered, if it can attribute one, and then clears exactly these pending
+creates through the engine (`pulumi refresh --clear-pending-creates`, or, when other resources have
+pending creates too, an interactive `pulumi refresh` answered "clear" for ours and "skip" for theirs).
+The next `pulumi up` registers the webhooks again, once each. An adoption (`import_id`) is only
 cleared: its webhook existed before and is adopted again. Pending operations of other resources are
 left as they are.
+
+A webhook is attributed to the killed run only on evidence (see `ownership` and `journal`):
+- the provider's journal on this machine says that run's create registered it, or
+- the journal shows the run's POST in flight, and the webhook matches it (url, event type, workflow),
+  was absent from the view of the workspace the run took before that POST, and no more such
+  webhooks exist than POSTs were in flight;
+and in every case no stack of the backend records it. Anything else (another stack's webhook, one
+made by hand, a create with no journal entry here because the run was on another machine) is left
+alone and listed: `copyai-audit` shows it again after `pulumi up`.
 
 Why remove and re-register rather than import: this CLI's `pulumi refresh --import-pending-creates
 URN ID` drops the pending create without adding the resource to the state (v3.274.1, DIY
@@ -29,9 +38,11 @@ import os
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import journal
 from .client import CopyAIClient
 from .errors import CopyAIError
 from .model import Webhook
@@ -51,8 +62,10 @@ class Plan:
 
     removes: list[tuple[str, str]] = field(default_factory=list)  # (urn, webhook id registered by the killed run)
     clears: list[str] = field(default_factory=list)  # urns of our pending creates, all of them
+    left: list[tuple[str, str, str]] = field(default_factory=list)  # (urn, webhook id, why it is left alone)
     others: list[str] = field(default_factory=list)  # urns of other resources' pending creates (left alone)
     other_ops: int = 0  # other pending operations (updates, deletes, ...): the refresh settles them
+    used: list[journal.Entry] = field(default_factory=list)  # journal entries this recovery settles
 
 
 def _plain(value: Any) -> Any:
@@ -67,15 +80,23 @@ def _inputs(resource: dict[str, Any]) -> dict[str, Any]:
     return {key: next((raw[n] for n in names if raw.get(n) not in (None, "")), None) for key, names in _NAMES.items()}
 
 
-def plan(deployment: dict[str, Any], hooks: list[Webhook]) -> Plan:
-    """Match our pending creates to the webhooks they registered.
+def _key(inputs: dict[str, Any]) -> tuple[str, str, str | None]:
+    record = journal.key_record(str(inputs["url"] or ""), str(inputs["event_type"] or ""), inputs["workflow_id"])
+    return record["url"], record["eventType"], record["workflowId"]
+
+
+def plan(deployment: dict[str, Any], hooks: list[Webhook], entries: list[journal.Entry],
+         recorded: set[str] | None = None) -> Plan:
+    """Match our pending creates to the webhooks they registered, on the journal's evidence.
 
     `deployment` comes from `pulumi stack export --show-secrets` (kept in memory), so a secret url
-    can be matched; `hooks` is the workspace's webhook list, oldest first.
+    can be matched; `hooks` is the workspace's webhook list; `entries` the workspace's journal;
+    `recorded` the ids that any stack of the backend records (this one's at least).
     """
-    held = {r.get("id") for r in deployment.get("resources") or [] if r.get("type") in TYPES}
-    free = [h for h in reversed(hooks) if h.id not in held]  # the newest first: the killed run's
+    recorded = set(recorded or ()) | {r.get("id") for r in deployment.get("resources") or [] if r.get("type") in TYPES}
+    at_api = {h.id: h for h in hooks}
     result = Plan()
+    groups: dict[tuple[str, str, str | None], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for op in deployment.get("pending_operations") or []:
         res = op.get("resource") or {}
         if op.get("type") != "creating":
@@ -86,13 +107,36 @@ def plan(deployment: dict[str, Any], hooks: list[Webhook]) -> Plan:
             continue
         result.clears.append(res["urn"])
         inputs = _inputs(res)
-        if inputs["import_id"]:
-            continue  # an adoption: the webhook existed before and stays
-        match = next((h for h in free if h.matches(str(inputs["url"] or ""), str(inputs["event_type"] or ""),
-                                                   inputs["workflow_id"])), None)
-        if match is not None:
-            free.remove(match)
-            result.removes.append((res["urn"], match.id))
+        if not inputs["import_id"]:  # an adoption: the webhook existed before and stays
+            groups[_key(inputs)].append((res["urn"], inputs))
+    for key, creates in groups.items():
+        urns = {urn for urn, _ in creates}
+        mine = [e for e in entries if e.settled in (None, "registered", "adopted")
+                and (e.key.get("url"), e.key.get("eventType"), e.key.get("workflowId")) == key
+                and (e.urn is None or e.urn in urns)]
+        looks = [h for h in hooks if journal.url_digest(h.url) == key[0] and h.event_type == key[1]
+                 and (h.workflow_id or None) == key[2] and h.id not in recorded]
+        proven = {e.webhook for e in mine if e.settled in ("registered", "adopted") and e.webhook in at_api
+                  and e.webhook not in recorded}
+        in_flight = [e for e in mine if e.settled is None]
+        before = {i for e in in_flight for i in e.existing}
+        newer = [h.id for h in looks if h.id not in proven and h.id not in before]
+        attributed = sorted(proven) + (newer if newer and len(newer) <= len(in_flight) else [])
+        for i, webhook_id in enumerate(attributed):
+            result.removes.append((creates[min(i, len(creates) - 1)][0], webhook_id))
+        for hook in looks:
+            if hook.id in attributed:
+                continue
+            if not mine:
+                why = "no journal entry for this create on this machine (was the run elsewhere?)"
+            elif hook.id in before:
+                why = "it existed before the interrupted run's POST"
+            else:
+                why = (f"{len(newer)} look-alikes appeared for {len(in_flight)} POST(s) in flight: "
+                       "which is ours is unknown")
+            result.left.append((creates[0][0], hook.id, why))
+        if attributed or in_flight:
+            result.used.extend(mine)
     return result
 
 
@@ -110,6 +154,14 @@ class Pulumi:
         done = subprocess.run(self._args(*args, "--non-interactive"), cwd=self.cwd, text=True, capture_output=True,
                               check=False)
         if check and done.returncode != 0:
+            raise SystemExit(f"copyai-recover: `pulumi {' '.join(args)}` failed:\n{done.stderr or done.stdout}")
+        return done
+
+    def run_plain(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`pulumi ARGS` as given (no --stack added), in the project directory; it must succeed."""
+        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.cwd, text=True, capture_output=True,
+                              check=False)
+        if done.returncode != 0:
             raise SystemExit(f"copyai-recover: `pulumi {' '.join(args)}` failed:\n{done.stderr or done.stdout}")
         return done
 
@@ -178,6 +230,16 @@ class Pulumi:
         return "".join(transcript)
 
 
+def recorded_by_every_stack(pulumi: Pulumi) -> set[str]:
+    """The webhook ids any stack of the current backend records (resources of both types)."""
+    ids: set[str] = set()
+    for entry in json.loads(pulumi.run_plain("stack", "ls", "--all", "--json").stdout or "[]"):
+        exported = json.loads(pulumi.run_plain("stack", "export", "--stack", entry["name"]).stdout)
+        ids |= {str(r["id"]) for r in (exported.get("deployment") or {}).get("resources") or []
+                if r.get("type") in TYPES and r.get("id")}
+    return ids
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="copyai-recover", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -192,10 +254,12 @@ def main(argv: list[str] | None = None) -> None:
         print("copyai-recover: no pending operations; nothing to recover")
         return
     settings = Settings.resolve(pulumi.config())
+    recorded = recorded_by_every_stack(pulumi)
     try:
         client = CopyAIClient(settings.api_key, settings.base_url, timeout=settings.timeout,
                               retry_window=min(settings.retry_window, 60.0))
-        result = plan(deployment, client.scan_webhooks().webhooks)
+        folder = journal.journal_root() / journal.workspace_digest(client.base_url, settings.api_key or "")
+        result = plan(deployment, client.scan_webhooks().webhooks, journal.read(folder), recorded)
     except CopyAIError as exc:
         raise SystemExit(f"copyai-recover: {exc}; nothing was changed") from None
     removes = dict(result.removes)
@@ -204,7 +268,13 @@ def main(argv: list[str] | None = None) -> None:
             print(f"remove  webhook {removes[urn]} at Copy.ai, clear  {urn}  (registered by the interrupted run; "
                   "`pulumi up` registers it again)")
         else:
-            print(f"clear   {urn}  (never registered; `pulumi up` registers it)")
+            print(f"clear   {urn}  (nothing it registered is left; `pulumi up` registers it)")
+    for urn, webhook_id in result.removes:
+        if removes.get(urn) != webhook_id:
+            print(f"remove  webhook {webhook_id} at Copy.ai  (also registered by the interrupted run for {urn})")
+    for urn, webhook_id, why in result.left:
+        print(f"leave   webhook {webhook_id}  (looks like {urn}, but {why}; no stack records it: "
+              "see `copyai-audit` once `pulumi up` has run)")
     for urn in result.others:
         print(f"leave   {urn}  (another resource's pending create)")
     if result.other_ops:
@@ -217,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     except CopyAIError as exc:
         raise SystemExit(f"copyai-recover: {exc}; run copyai-recover again once the API answers") from None
     pulumi.refresh_clearing(set(result.clears))
+    journal.mark_recovered(result.used)
     left = {op["resource"]["urn"] for op in pulumi.deployment().get("pending_operations") or []}
     if left & set(result.clears):
         remaining = ", ".join(sorted(left & set(result.clears)))
