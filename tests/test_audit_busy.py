@@ -16,7 +16,7 @@ import pytest
 
 from pulumi_copyai import audit as audit_cli
 from pulumi_copyai.emulator.testing import Emulator
-from pulumi_copyai.stacks import TYPES, Backend, Lock, Recorded, Stack
+from pulumi_copyai.stacks import TYPES, Backend, Lock, Recorded, Stack, read_backend
 from tests.cli import Project, cli_env, hooks_for
 from tests.postgres import PostgresServer, postgres_backend_url_fixture, postgres_fixture  # noqa: F401
 
@@ -212,3 +212,7 @@ def test_show_urls_never_prints_a_secret_url_of_a_state(ws: Emulator, tmp_path: 
             assert len(report["dangling"]) == 1 and len(report["duplicates"]) == 1
             plain = "https://hooks.example.com/plain?v=" + ("1" if "--show-urls" in args else "***")
             assert [m["url"] for m in report["managed"] if m["resource"] == "plain"] == [plain]
+
+    named = read_backend(["s"], cwd=project.dir, env=env)  # a bare stack name, in its project's directory
+    assert [st.name for st in named.stacks] == ["organization/dyn/s"] and named.busy() == {}
+    assert {w.name for w in named.webhooks()} == {"plain", "kept", "gone"} and named.secret_urls() == set()
