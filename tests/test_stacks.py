@@ -46,6 +46,7 @@ def test_recorded_in_reads_both_types_replaced_resources_and_pending_operations(
         "pending_operations": [
             {"type": "creating", "resource": resource("new", TYPES[0], None, secret("https://h.example.com/s?t=1"))},
             {"type": "creating", "resource": resource("other2", "aws:s3/bucket:Bucket", None, "x")},
+            {"type": "deleting", "resource": resource("dyn", TYPES[0], "id-1", "https://h.example.com/1")},
         ],
     }
     hooks, pending = recorded_in(STACK, deployment)
@@ -57,13 +58,13 @@ def test_recorded_in_reads_both_types_replaced_resources_and_pending_operations(
     assert by_name["old"].delete and by_name["old"].id == "id-3"
     assert by_name["new"].pending == "creating" and by_name["new"].id is None
     assert by_name["new"].url == "https://h.example.com/s?t=1" and by_name["new"].secret_url
-    assert [(op.type, op.copyai) for op in pending] == [("creating", True), ("creating", False)]
+    assert [(op.type, op.copyai) for op in pending] == [("creating", True), ("creating", False), ("deleting", True)]
 
     backend = Backend("file:///x", "file", (Stack(STACK, tuple(hooks), tuple(pending)),))
     assert backend.owned_ids() == {"id-1", "id-2", "id-3"}
-    assert [o.name for o in backend.owners("id-3")] == ["old"]
+    assert [o.name for o in backend.owners("id-3")] == ["old"] and len(backend.owners("id-1")) == 1
     assert backend.secret_urls() == {"https://h.example.com/s?t=1"}
-    assert backend.busy() == {STACK: "2 pending operation(s) (creating new, creating other2)"}
+    assert backend.busy() == {STACK: "3 pending operation(s) (creating new, creating other2, deleting dyn)"}
 
 
 def test_busy_names_locked_stacks_of_the_whole_backend() -> None:

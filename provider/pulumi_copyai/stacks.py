@@ -202,6 +202,8 @@ def recorded_in(stack: str, deployment: Mapping[str, Any]) -> tuple[list[Recorde
     def record(res: Mapping[str, Any], pending: str | None) -> None:
         if res.get("type") not in TYPES:
             return
+        if pending and res.get("id") and any(w.urn == res.get("urn") and w.id == res["id"] for w in found):
+            return  # an update or delete of a resource recorded already
         sources = (res.get("outputs") or {}, res.get("inputs") or {})
 
         def value(*names: str) -> tuple[Any, bool]:
