@@ -7,6 +7,7 @@ Pulumi YAML program with the `copyai` package's plugin (copyai:index:Webhook): b
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_copyai.emulator.testing import Emulator
+from pulumi_copyai.stacks import read_backend
 from tests.cli import Project, cli_env, hooks_for
 from tests.postgres import PostgresServer, postgres_backend_url_fixture, postgres_fixture  # noqa: F401
 
@@ -96,7 +98,10 @@ def test_a_second_up_on_a_stack_being_updated_is_refused(
     second = project.run("up", "--yes", "--skip-preview", "--stack", "x", check=False)
     assert second.returncode != 0
     assert "the stack is currently locked" in second.stderr + second.stdout
+    busy = read_backend(cwd=tmp_path, env=project.env).busy()  # the lock as copyai-audit sees it
+    assert list(busy) == ["organization/dyn/x"] and busy["organization/dyn/x"].startswith("locked by ")
     assert first.wait(timeout=120) == 0
+    assert read_backend(cwd=tmp_path, env=project.env).busy() == {}
     ws.disarm()
     api = ws.webhooks()
     assert len(api) == 10 and len({h["url"] for h in api}) == 10, "registered twice"
@@ -133,6 +138,7 @@ def test_audit_finds_orphans_duplicates_and_dangling_and_deletes_only_orphans(
     assert code == 1, err
     report = json.loads(out)
     assert sorted(report["stacks"]) == ["organization/dyn/a", "organization/pkg/b"]
+    assert report["busy"] == {}
     assert [o["id"] for o in report["orphans"]] == [orphan]
     assert report["orphans"][0]["url"] == "https://hooks.example.com/by-hand?key=***"
     assert [d["id"] for d in report["dangling"]] == [dangling]
@@ -167,3 +173,31 @@ def test_audit_is_clean_for_a_clean_workspace(ws: Emulator, postgres_backend_url
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No orphan, duplicate or dangling webhook." in done.stdout
     assert "managed (2)" in done.stdout
+
+
+def test_audit_reads_the_postgres_lock_the_cli_honours(
+    ws: Emulator, postgres: PostgresServer, postgres_backend_url: str, tmp_path: Path
+) -> None:
+    """A lock blob written into the backend's table (a custom `table=`) the way the CLI writes one: `pulumi up` is
+    refused, copyai-audit --delete-orphans refuses too, naming its holder; after `pulumi cancel` neither does."""
+    env = cli_env(postgres_backend_url + "&table=team_state", ws, tmp_path)
+    project = Project(tmp_path, "pkg", env).yaml(hooks_for("pkg", 1))
+    project.run("stack", "init", "t")
+    database = postgres_backend_url.rsplit("/", 1)[1].split("?", 1)[0]
+    blob = json.dumps({"pid": 4242, "username": "ci", "hostname": "runner-7", "timestamp": "2026-01-02T03:04:05Z"})
+    data = json.dumps({"data": base64.b64encode(blob.encode()).decode()})
+    postgres.psql(f"INSERT INTO team_state (key, data) VALUES "
+                  f"('{database}/.pulumi/locks/organization/pkg/t/0b1c.json', '{data}')", database=database)
+    refused = project.run("up", "--yes", "--skip-preview", "--stack", "t", check=False)
+    assert refused.returncode != 0 and "the stack is currently locked" in refused.stdout + refused.stderr
+
+    def audit() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["copyai-audit", "--delete-orphans", "--yes"], cwd=tmp_path, env=env, text=True,
+                              capture_output=True, check=False)
+
+    done = audit()
+    assert done.returncode == 2 and "organization/pkg/t: locked by ci@runner-7 (pid 4242)" in done.stderr, done.stderr
+    project.run("cancel", "--yes", "--stack", "t")
+    done = audit()
+    assert done.returncode == 0, done.stdout + done.stderr
+    project.run("up", "--yes", "--skip-preview", "--stack", "t")
