@@ -86,3 +86,26 @@ def test_a_rename_that_imports_the_old_webhook_keeps_it(api: Emulator, tmp_path:
     up(p)
     assert agree(api, p, {"b"}) == {"b": old}
     assert api.requests("DELETE") == [] and api.requests("POST") == []
+
+
+@pytest.mark.parametrize("front_door", DOORS)
+@pytest.mark.parametrize("faults", ["first-unapplied-second-late", "first-slow-second-lost"])
+def test_twins_in_one_update_get_one_webhook_each(api: Emulator, tmp_path: Path, front_door: str,
+                                                  faults: str) -> None:
+    """Two identical declarations: without one-at-a-time creates, one's recovery took the other's
+    webhook (both resources held one id; with a lost answer, a third webhook was orphaned)."""
+    p = project(tmp_path, api, front_door)
+    if faults == "first-unapplied-second-late":
+        api.arm("status", status=503, count=1, methods=["POST"])
+        api.arm("late_answer", seconds=3.0, after=1, count=1, methods=["POST"])
+    else:
+        api.arm("latency", seconds=2.0, count=1, methods=["POST"])
+        api.arm("drop_after_commit", after=1, count=1, methods=["POST"])
+    declare(p, front_door, [hook("twin-1"), hook("twin-2")])
+    up(p)
+    agree(api, p, {"twin-1", "twin-2"})
+
+    api.disarm()
+    declare(p, front_door, [hook("twin-2")])  # removing one twin deletes its own webhook only
+    up(p)
+    agree(api, p, {"twin-2"})

@@ -47,10 +47,8 @@ from .client import CopyAIClient
 from .errors import CopyAIError
 from .model import Webhook
 from .settings import CONFIG_KEYS, Settings
+from .stacks import SECRET_SIG, TYPES, BackendError, read_backend
 
-#: The resource types of a Copy.ai webhook: the dynamic provider's and the plugin's.
-TYPES = ("pulumi-python:dynamic/copyai:CopyAIWebhook", "copyai:index:Webhook")
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 #: The inputs of each type, under the core's names.
 _NAMES = {"url": ("url",), "event_type": ("event_type", "eventType"), "workflow_id": ("workflow_id", "workflowId"),
           "import_id": ("import_id",)}
@@ -157,14 +155,6 @@ class Pulumi:
             raise SystemExit(f"copyai-recover: `pulumi {' '.join(args)}` failed:\n{done.stderr or done.stdout}")
         return done
 
-    def run_plain(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`pulumi ARGS` as given (no --stack added), in the project directory; it must succeed."""
-        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.cwd, text=True, capture_output=True,
-                              check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"copyai-recover: `pulumi {' '.join(args)}` failed:\n{done.stderr or done.stdout}")
-        return done
-
     def config(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for key in CONFIG_KEYS:
@@ -230,16 +220,6 @@ class Pulumi:
         return "".join(transcript)
 
 
-def recorded_by_every_stack(pulumi: Pulumi) -> set[str]:
-    """The webhook ids any stack of the current backend records (resources of both types)."""
-    ids: set[str] = set()
-    for entry in json.loads(pulumi.run_plain("stack", "ls", "--all", "--json").stdout or "[]"):
-        exported = json.loads(pulumi.run_plain("stack", "export", "--stack", entry["name"]).stdout)
-        ids |= {str(r["id"]) for r in (exported.get("deployment") or {}).get("resources") or []
-                if r.get("type") in TYPES and r.get("id")}
-    return ids
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="copyai-recover", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -254,7 +234,10 @@ def main(argv: list[str] | None = None) -> None:
         print("copyai-recover: no pending operations; nothing to recover")
         return
     settings = Settings.resolve(pulumi.config())
-    recorded = recorded_by_every_stack(pulumi)
+    try:
+        recorded = read_backend(cwd=args.cwd).owned_ids()  # every stack of the backend: never theirs
+    except BackendError as exc:
+        raise SystemExit(f"copyai-recover: {exc}; nothing was changed") from None
     try:
         client = CopyAIClient(settings.api_key, settings.base_url, timeout=settings.timeout,
                               retry_window=min(settings.retry_window, 60.0))
