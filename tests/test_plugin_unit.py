@@ -14,8 +14,9 @@ from pulumi.provider.experimental.provider import ConfigureRequest, DiffRequest
 from pulumi.runtime.proto import provider_pb2
 from pulumi.runtime.rpc import UNKNOWN
 
+from pulumi_copyai.plugin import server
 from pulumi_copyai.plugin.provider import CopyAIProvider
-from pulumi_copyai.plugin.server import _Servicer, diff_changes
+from pulumi_copyai.plugin.server import _Servicer
 
 PROVIDER_URN = "urn:pulumi:dev::pkg::pulumi:providers:copyai::default"
 WEBHOOK_URN = "urn:pulumi:dev::pkg::copyai:index:Webhook::hook"
@@ -89,8 +90,8 @@ def test_the_provider_diff_config_itself() -> None:
 
 
 def test_diff_changes_maps_each_answer() -> None:
-    assert diff_changes(True) == SOME and diff_changes(False) == NONE
-    assert diff_changes(None) == provider_pb2.DiffResponse.DIFF_UNKNOWN
+    assert server.diff_changes(True) == SOME and server.diff_changes(False) == NONE
+    assert server.diff_changes(None) == provider_pb2.DiffResponse.DIFF_UNKNOWN
 
 
 def test_a_webhook_diff_says_some_with_a_replacement_or_none(servicer: _Servicer) -> None:
