@@ -128,8 +128,11 @@ class CopyAIProvider(Provider):
     async def diff_config(self, request: DiffRequest) -> DiffResponse:
         # A changed key, URL or timeout changes how the provider talks to the API, not the webhooks:
         # never replace the webhooks for it.
-        changed = [k for k in CONFIG_KEYS if request.old_state.get(k) != request.new_inputs.get(k)]
-        return DiffResponse(changes=bool(changed), diffs=changed)
+        # The engine updates the provider (configures it with the new inputs) on DIFF_SOME: see server.py.
+        changed = [k for k in CONFIG_KEYS
+                   if request.old_state.get(k) != request.new_inputs.get(k) and k not in request.ignore_changes]
+        return DiffResponse(changes=bool(changed), diffs=changed, replaces=[],
+                            detailed_diff={k: PropertyDiff(PropertyDiffKind.UPDATE, True) for k in changed})
 
     async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
         self.settings = Settings.resolve(self._config_of(request.args, request.variables))
