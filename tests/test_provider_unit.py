@@ -110,11 +110,19 @@ def test_create_read_delete_one_call_each(provider: CopyAIWebhookProvider, emu: 
 
 @pytest.mark.parametrize("status", [401, 403, 500])
 def test_read_errors_are_never_gone(provider: CopyAIWebhookProvider, emu: Emulator, status: int) -> None:
+    # Only a 404 from the webhook's own GET means gone. That GET comes for a webhook the list
+    # snapshot lacks: the snapshot is taken by reading another webhook, before this one exists.
+    other = provider.create(props(url=URL + "/other"))
+    provider.read(other.id, other.outs)
     created = provider.create(props())
-    emu.arm("status", status=status, probability=1.0, methods=["GET"])
+    emu.clear_requests()
+    emu.arm("status", status=status, probability=1.0, methods=["GET"], path_prefix=f"/api/webhook/{created.id}")
     with pytest.raises(CopyAIError) as err:
         provider.read(created.id, created.outs)
     assert err.value.status == status
+    hit = [r for r in emu.requests() if r["fault"]]
+    assert hit and all(r["path"] == f"/api/webhook/{created.id}" for r in hit), "the fault hit the webhook's GET"
+    assert [r["path"] for r in emu.requests()] == [r["path"] for r in hit], "no list scan: the snapshot served"
 
 
 def test_adopt_checks_fields(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
