@@ -313,7 +313,8 @@ def test_errors_name_operation_status_code_and_details(emu: Emulator) -> None:
     with pytest.raises(CopyAIValidationError) as bad:
         client_for(emu).register_webhook("not a url", "nope")
     text = str(bad.value)
-    assert "register webhook failed: HTTP 422 VALIDATION_ERROR" in text and "url:" in text and "eventType:" in text
+    assert "register webhook failed: HTTP 422 VALIDATION_ERROR" in text
+    assert "(details: url (string), eventType (string))" in text  # by shape: which fields, never their values
     emu.arm("status", status=429, probability=1.0, methods=["POST"])
     with pytest.raises(CopyAIRateLimitError):
         client_for(emu, retry_window=0.5).register_webhook(URL, "workflowRun.started")
@@ -368,3 +369,27 @@ def test_a_host_that_does_not_resolve_fails_soon_and_says_to_check_the_base_url(
         client.register_webhook(URL, "workflowRun.started")
     assert time.monotonic() - started < 10, "not the whole 300 s window for a typo"
     assert "does not resolve; check copyai:baseUrl" in str(err.value) and not err.value.ambiguous
+
+
+# -- strict HTTP: redirects, paging that does not end, error bodies, fields of the wrong type, ids ----
+SECRET_URL = "https://hooks.example.com/c?token=SECRET-7f3a"
+
+
+@pytest.mark.parametrize("details", [
+    {"url": f"{SECRET_URL} is not reachable", "eventType": "bad"},
+    {SECRET_URL: "not reachable"},  # a url as a field name
+    f"{SECRET_URL} is not reachable",  # details that are a string
+    [SECRET_URL],
+])
+def test_details_are_described_by_shape_never_quoted(emu: Emulator, details: Any) -> None:
+    body = {"status": "error", "errorCode": "BAD_REQUEST", "details": details}
+    emu.arm("answer", status=400, body=body, methods=["POST"])
+    with pytest.raises(CopyAIValidationError) as err:
+        client_for(emu).register_webhook(SECRET_URL, "workflowRun.completed")
+    text = str(err.value)
+    assert "HTTP 400 BAD_REQUEST" in text and "(details: " in text
+    assert "SECRET" not in text and "hooks.example.com" not in text, text
+    assert err.value.details == details  # kept as answered, for code that wants them
+    expected = {dict: "url (string), eventType (string)" if "url" in details else "<name withheld> (string)",
+                str: "string", list: "a list of 1 item(s), the first string"}[type(details)]
+    assert f"(details: {expected})" in text

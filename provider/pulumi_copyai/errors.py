@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .model import describe_fields, describe_shape
+
 
 class CopyAIError(Exception):
     """An API call failed. `operation`, `status`, `error_code` and `details` say how.
 
     `str(error)` is "Copy.ai <operation> failed: HTTP <status> <errorCode>: <message> (details: ...)";
-    `message` is the part after the prefix, for composing messages without repeating it.
+    `message` is the part after the prefix, for composing messages without repeating it. The API's
+    `details` are described by shape only (field names and types, e.g. "url (string)"), since an API
+    may echo a secret url in them; the `details` attribute keeps them as answered.
     """
 
     def __init__(
@@ -89,9 +93,10 @@ class CopyAIUnsettledError(CopyAIError):
 
 
 def _format_details(details: Any) -> str:
+    """The API's details by shape: "url (string), eventType (string)" for an object."""
     if isinstance(details, Mapping):
-        return "; ".join(f"{k}: {v}" for k, v in details.items())
-    return str(details)
+        return describe_fields(details)
+    return describe_shape(details)
 
 
 def causes(exc: BaseException) -> Iterator[BaseException]:

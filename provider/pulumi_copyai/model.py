@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: A field name shown in a shape description; any other name (it may be a value: a url) is withheld.
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 def normalize_url(url: str) -> str:
@@ -76,12 +79,22 @@ def describe_shape(value: Any, depth: int = 0) -> str:
             return "an empty object"
         if depth >= 1:
             return "an object"
-        fields = ", ".join(f"{k} ({_type_name(v)})" for k, v in list(value.items())[:12])
-        return f"an object with {fields}" + (", ..." if len(value) > 12 else "")
+        return f"an object with {describe_fields(value)}"
     if isinstance(value, list):
         return f"a list of {len(value)} item(s)" + (f", the first {describe_shape(value[0], depth + 1)}" if value
                                                      and depth == 0 else "")
     return _type_name(value)
+
+
+def describe_fields(value: Mapping[Any, Any], limit: int = 12) -> str:
+    """"name (type), ..." for the first `limit` fields of an object; a name that does not look like
+    a field name (it could be a value, such as a url) is shown as "<name withheld>"."""
+    shown = ", ".join(f"{_field_name(k)} ({_type_name(v)})" for k, v in list(value.items())[:limit])
+    return shown + (", ..." if len(value) > limit else "")
+
+
+def _field_name(key: Any) -> str:
+    return key if isinstance(key, str) and _FIELD_NAME.fullmatch(key) else "<name withheld>"
 
 
 def _type_name(value: Any) -> str:
