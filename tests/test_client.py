@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from pulumi_copyai.client import (
     CopyAIError,
     CopyAINotFoundError,
     CopyAIRateLimitError,
+    CopyAIRedirectError,
     CopyAIResponseError,
     CopyAIServerError,
     CopyAIUnsettledError,
@@ -373,6 +375,49 @@ def test_a_host_that_does_not_resolve_fails_soon_and_says_to_check_the_base_url(
 
 # -- strict HTTP: redirects, paging that does not end, error bodies, fields of the wrong type, ids ----
 SECRET_URL = "https://hooks.example.com/c?token=SECRET-7f3a"
+
+
+@pytest.fixture(scope="module")
+def elsewhere() -> Iterator[Emulator]:
+    """A second API, with the same key: a redirect followed there would be applied there."""
+    with Emulator(api_key=API_KEY) as emu:
+        yield emu
+
+
+@pytest.mark.parametrize("status", [301, 307, 308])
+@pytest.mark.parametrize("call", ["register", "create", "list", "get", "delete"])
+def test_a_redirect_is_never_followed_and_names_only_the_targets_host(
+    emu: Emulator, elsewhere: Emulator, status: int, call: str
+) -> None:
+    elsewhere.reset()
+    emu.arm("redirect", status=status, location=elsewhere.url, probability=1.0)  # followed, a POST would apply there
+    client = client_for(emu)
+    calls: dict[str, Callable[[], Any]] = {
+        "register": lambda: client.register_webhook(SECRET_URL, "workflowRun.completed"),
+        "create": lambda: client.create_webhook(SECRET_URL, "workflowRun.completed"),
+        "list": lambda: client.scan_webhooks(),
+        "get": lambda: client.get_webhook("abc"),
+        "delete": lambda: client.delete_webhook("abc"),
+    }
+    with pytest.raises(CopyAIRedirectError) as err:
+        calls[call]()
+    text = str(err.value)
+    assert err.value.status == status and not err.value.ambiguous  # a POST answered so was not applied
+    assert f"HTTP {status}" in text and f"redirect (HTTP {status}) to {elsewhere.url}," in text
+    assert "Check copyai:baseUrl (or COPYAI_BASE_URL)" in text
+    assert f"{elsewhere.url}/" not in text and "page=" not in text and "SECRET" not in text  # no path, no query
+    assert len(emu.requests()) == 1, "a redirect is not retried (nor a list scanned after a POST)"
+    assert elsewhere.requests() == [], "the request (and the key) went to the redirect's target"
+    emu.disarm()
+    assert emu.webhooks() == [] and elsewhere.webhooks() == []
+
+
+def test_a_redirect_to_the_same_host_is_not_followed_either(emu: Emulator) -> None:
+    emu.arm("redirect", status=308, location=emu.url + "/tenant-path-7c1", count=1)
+    with pytest.raises(CopyAIRedirectError, match=f"redirect \\(HTTP 308\\) to {emu.url},") as err:
+        client_for(emu).register_webhook(URL, "workflowRun.completed")
+    assert "tenant-path-7c1" not in str(err.value)  # the target's path is never named
+    assert [r["path"] for r in emu.requests()] == ["/api/webhook"] and emu.webhooks() == []
 
 
 @pytest.mark.parametrize("details", [

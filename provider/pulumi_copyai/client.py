@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -33,6 +33,7 @@ from .errors import (
     CopyAIError,
     CopyAINotFoundError,
     CopyAIRateLimitError,
+    CopyAIRedirectError,
     CopyAIResponseError,
     CopyAIServerError,
     CopyAIUnsettledError,
@@ -52,6 +53,7 @@ __all__ = [
     "CopyAIError",
     "CopyAINotFoundError",
     "CopyAIRateLimitError",
+    "CopyAIRedirectError",
     "CopyAIResponseError",
     "CopyAIServerError",
     "CopyAIUnsettledError",
@@ -150,7 +152,8 @@ class CopyAIClient:
         headers = {"x-copy-ai-api-key": self._api_key}
         is_post = method == "POST"
         try:
-            resp = self._session.request(method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs)
+            resp = self._session.request(method, url, headers=headers, timeout=self.timeout, stream=True,
+                                         allow_redirects=False, **kwargs)
         except requests.exceptions.ConnectionError as exc:
             if _caused_by(exc, NameResolutionError):
                 host = urlsplit(url).hostname
@@ -180,6 +183,8 @@ class CopyAIClient:
                     operation, f"{where}: the answer was cut off ({_root_cause(exc)})", ambiguous=is_post,
                 ) from None
         status = resp.status_code
+        if 300 <= status < 400:
+            raise _redirect(operation, where, url, status, resp.headers.get("location"))
         if len(raw) > self.max_body_bytes:
             raise CopyAIResponseError(
                 operation, f"{where}: the response body exceeds {self.max_body_bytes} bytes",
@@ -461,6 +466,30 @@ def _parse_total(value: Any) -> int | None:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _redirect(operation: str, where: str, url: str, status: int, location: str | None) -> CopyAIRedirectError:
+    """The error for a 3xx: it names the target's scheme and host only (its path or query may hold a secret)."""
+    target = _origin(urljoin(url, location)) if location else None
+    to = f"to {target}" if target else ("without a Location" if not location else "to a location that is not http(s)")
+    return CopyAIRedirectError(
+        operation, f"{where}: the API answered with a redirect (HTTP {status}) {to}, which is not followed (the "
+        "API key goes only to the configured API); nothing was applied. Check copyai:baseUrl (or COPYAI_BASE_URL): "
+        f"it must be the API's own address, such as {DEFAULT_BASE_URL}", status=status)
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL (no user info, path or query), or None."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    origin = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+    return origin if len(origin) <= 120 else origin[:120] + "..."
 
 
 def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:

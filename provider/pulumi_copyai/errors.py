@@ -83,8 +83,14 @@ class CopyAIConnectionError(CopyAIError):
     """No usable answer: connection refused, timeout or dropped connection."""
 
 
+class CopyAIRedirectError(CopyAIError):
+    """3xx: the API answered with a redirect. Redirects are never followed (the API key would go to
+    another host with the request); the request was not applied where it was sent."""
+
+
 class CopyAIResponseError(CopyAIError):
-    """The API answered, but not with the JSON the contract documents."""
+    """The API answered, but not with the JSON the contract documents: not JSON, too large, a field
+    of the wrong type, or a 2xx whose body says `"status": "error"`."""
 
 
 class CopyAIUnsettledError(CopyAIError):
