@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import pulumi_copyai.client as client_module
 from pulumi_copyai.client import (
     MAX_RETRY_AFTER,
     CopyAIAuthError,
@@ -418,6 +419,52 @@ def test_a_redirect_to_the_same_host_is_not_followed_either(emu: Emulator) -> No
         client_for(emu).register_webhook(URL, "workflowRun.completed")
     assert "tenant-path-7c1" not in str(err.value)  # the target's path is never named
     assert [r["path"] for r in emu.requests()] == ["/api/webhook"] and emu.webhooks() == []
+
+
+class _CountingClient(CopyAIClient):
+    """Counts list calls, and stops a scan that would page forever (as the client once did)."""
+
+    calls = 0
+
+    def list_webhooks(self, page: int = 0, size: int = 100, **kwargs: Any) -> tuple[int | None, list[Webhook]]:
+        self.calls += 1
+        assert self.calls <= 20, "the scan does not end"
+        return super().list_webhooks(page, size, **kwargs)
+
+
+@pytest.mark.parametrize("omit_total", [True, False])
+def test_a_list_that_ignores_page_ends_when_a_page_brings_nothing_new(emu: Emulator, omit_total: bool) -> None:
+    ids = register_many(emu, 150)
+    emu.quirks(omit_total=omit_total)
+    emu.arm("ignore_page", probability=1.0, methods=["GET"])
+    client = _CountingClient(API_KEY, emu.base_url, backoff=0.01, gate=RateGate())
+    listing = client.scan_webhooks()
+    assert [h.id for h in listing.webhooks] == ids[:100]  # all it could see
+    assert listing.consistent is False  # page 1 repeated page 0
+    assert client.calls == 2
+    client.calls = 0
+    assert client.find_webhooks(f"{URL}/120", "workflowRun.started") == []  # ends too, after two equal scans
+    assert client.calls == 4
+
+
+def test_a_list_that_never_ends_stops_at_the_page_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "MAX_PAGES", 7)
+
+    class Endless(CopyAIClient):
+        calls = 0
+
+        def list_webhooks(self, page: int = 0, size: int = 100, **kwargs: Any) -> tuple[int | None, list[Webhook]]:
+            self.calls += 1
+            return None, [Webhook(f"{page}-{i}", URL, "workflowRun.started", None) for i in range(size)]
+
+    client = Endless(API_KEY, "http://127.0.0.1:9/api", gate=RateGate())
+    with pytest.raises(CopyAIResponseError, match="did not end within 7 pages of 100") as err:
+        client.scan_webhooks()
+    assert "list webhooks" in str(err.value) and client.calls == 7
+
+
+def test_the_default_page_cap() -> None:
+    assert client_module.MAX_PAGES == 1000
 
 
 @pytest.mark.parametrize("details", [

@@ -4,10 +4,13 @@
   redirect's scheme and host and says to check copyai:baseUrl; the redirect's target (a second API
   that would accept the same key) receives nothing, and nothing is registered anywhere. Both front
   doors: "dyn" (Python, dynamic provider) and "pkg" (Pulumi YAML, the copyai plugin).
+- `pulumi refresh` of more than one page of webhooks ends against an API that ignores `page` and
+  sends no `total`, and drops only the webhooks that are gone (both front doors too).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from typing import Any
 import pytest
 
 from pulumi_copyai.emulator.testing import Emulator
-from tests.cli import Project, cli_env
+from tests.cli import Project, cli_env, hooks_for
 
 API_KEY = "strict-key-3e8a"
 
@@ -60,3 +63,29 @@ def test_up_fails_on_a_redirect_and_its_target_gets_nothing(
     api.disarm()
     assert api.webhooks() == [] and elsewhere.webhooks() == []
     assert p.ids("dev") == set()
+
+
+@pytest.mark.parametrize("front_door", ["dyn", "pkg"])
+def test_refresh_ends_against_a_list_that_ignores_page_and_drops_nothing_that_exists(
+    api: Emulator, tmp_path: Path, front_door: str
+) -> None:
+    p = project(tmp_path, api, front_door, hooks_for(front_door, 130))
+    p.run("up", "--yes", "--skip-preview", "--stack", "dev")
+    ids = p.ids("dev")
+    listed = [h["id"] for h in api.webhooks()]
+    assert len(ids) == 130 and set(listed) == ids
+    gone = {listed[5], listed[120]}  # deleted behind the stack's back: one on the first page, one beyond
+    for webhook_id in gone:
+        assert api.api("DELETE", f"/webhook/{webhook_id}").status_code == 202
+    api.quirks(omit_total=True)
+    api.arm("ignore_page", probability=1.0, methods=["GET"])
+    api.clear_requests()
+    started = time.monotonic()
+    refresh = p.run("refresh", "--yes", "--skip-preview", "--stack", "dev", timeout=120)
+    elapsed = time.monotonic() - started
+    scans = [r for r in api.requests("GET") if r["path"] == "/api/webhook"]
+    api.disarm()
+    assert "2 deleted" in refresh.stdout, refresh.stdout
+    assert p.ids("dev") == ids - gone, "refresh dropped a webhook that exists, or kept one that is gone"
+    assert {h["id"] for h in api.webhooks()} == ids - gone
+    assert 2 <= len(scans) <= 10, f"{len(scans)} list calls in {elapsed:.1f} s"

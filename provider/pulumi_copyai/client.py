@@ -67,6 +67,8 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_RETRY_AFTER = 30.0
 #: Page size of list reads (the API's maximum).
 PAGE_SIZE = 100
+#: A scan of the list reads at most this many pages (an error beyond: the list does not end).
+MAX_PAGES = 1000
 #: A search that misses while the list is changing scans again, at most this many times in all.
 MAX_SCANS = 4
 #: Registrations of one webhook, at most (each after the list showed the previous was not applied).
@@ -81,8 +83,8 @@ Claim = Callable[[Webhook], bool]
 class Listing:
     """Every webhook of the workspace, de-duplicated by id, from one scan of the paginated list.
 
-    `consistent` is True when every page reported the same `total` and that many webhooks were seen:
-    the list did not change during the scan.
+    `consistent` is True when every page reported the same `total`, that many webhooks were seen,
+    and no webhook came twice: the list did not change during the scan, and the API honoured `page`.
     """
 
     webhooks: list[Webhook]
@@ -382,20 +384,30 @@ class CopyAIClient:
         return _parse_total(body.get("total")), hooks
 
     def scan_webhooks(self, *, size: int = PAGE_SIZE, deadline: float | None = None) -> Listing:
-        """Every webhook of the workspace, page by page until a short page (or the reported total)."""
+        """Every webhook of the workspace, page by page until a short page, the reported total, or a
+        full page that brings no webhook not seen before (an API that ignores `page` answers page 0
+        again: the scan ends, not `consistent`). More than MAX_PAGES pages is an error."""
         seen: dict[str, Webhook] = {}
         totals: set[int | None] = set()
-        page = 0
-        while True:
+        repeated = False
+        for page in range(MAX_PAGES):
             total, hooks = self.list_webhooks(page, size, deadline=deadline)
             totals.add(total)
+            new = 0
             for hook in hooks:
-                seen.setdefault(hook.id, hook)
-            if len(hooks) < size or (total is not None and (page + 1) * size >= total):
+                if hook.id in seen:
+                    repeated = True
+                else:
+                    seen[hook.id] = hook
+                    new += 1
+            if len(hooks) < size or new == 0 or (total is not None and (page + 1) * size >= total):
                 break
-            page += 1
+        else:
+            raise CopyAIResponseError(
+                "list webhooks", f"the webhook list did not end within {MAX_PAGES} pages of {size} (the cap: each "
+                "page brought webhooks not seen before); stopped reading rather than page forever")
         only = next(iter(totals)) if len(totals) == 1 else None
-        return Listing(list(seen.values()), only is not None and only == len(seen))
+        return Listing(list(seen.values()), not repeated and only is not None and only == len(seen))
 
     def find_webhooks(
         self, url: str, event_type: str, workflow_id: str | None = None, *, deadline: float | None = None
