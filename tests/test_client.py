@@ -485,3 +485,77 @@ def test_details_are_described_by_shape_never_quoted(emu: Emulator, details: Any
     expected = {dict: "url (string), eventType (string)" if "url" in details else "<name withheld> (string)",
                 str: "string", list: "a list of 1 item(s), the first string"}[type(details)]
     assert f"(details: {expected})" in text
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_a_200_that_says_error_is_an_ambiguous_post(emu: Emulator, commit: bool) -> None:
+    body = {"status": "error", "errorCode": "INTERNAL", "details": {"url": SECRET_URL}}
+    emu.arm("answer", body=body, methods=["POST"], commit=commit)
+    with pytest.raises(CopyAIResponseError) as err:
+        client_for(emu).register_webhook(URL, "workflowRun.completed")
+    assert err.value.ambiguous and err.value.status == 200 and err.value.error_code == "INTERNAL"
+    assert '"status": "error"' in str(err.value) and "SECRET" not in str(err.value)
+    emu.reset()
+    emu.arm("answer", body=body, methods=["POST"], commit=commit)
+    hook = client_for(emu).create_webhook(URL, "workflowRun.completed")  # settled through the list
+    assert [h["id"] for h in emu.webhooks()] == [hook.id]
+    assert len(emu.requests("POST")) == (1 if commit else 2)  # adopted if applied, else registered again
+
+
+def test_a_2xx_that_says_error_is_not_a_delete_nor_a_read(emu: Emulator) -> None:
+    client = client_for(emu)
+    hook = client.register_webhook(URL, "workflowRun.completed")
+    emu.arm("answer", status=202, body={"status": "error", "errorCode": "LOCKED"}, methods=["DELETE"])
+    with pytest.raises(CopyAIResponseError) as err:
+        client.delete_webhook(hook.id)
+    assert err.value.status == 202 and err.value.error_code == "LOCKED" and not err.value.ambiguous
+    assert [h["id"] for h in emu.webhooks()] == [hook.id]
+    emu.arm("answer", body={"status": "error", "errorCode": "NOT_FOUND"}, methods=["GET"])
+    with pytest.raises(CopyAIResponseError):  # only a 404 is "not found"
+        client.get_webhook(hook.id)
+    assert client.delete_webhook(hook.id) is True  # a 202 with {} (no status) still is a delete
+    emu.arm("answer", body={"status": "success", "total": 0, "data": []}, methods=["GET"])
+    assert client.list_webhooks() == (0, [])  # "status" other than "error" is fine anywhere
+
+
+GOOD = {"id": "hook-1", "url": SECRET_URL, "eventType": "workflowRun.completed", "workflowId": "WCFG-1"}
+
+
+@pytest.mark.parametrize(("field", "value", "shape"), [
+    ("workflowId", 7, "workflowId (number)"),
+    ("workflowId", {"id": "WCFG-1"}, "workflowId (object)"),
+    ("workflowId", False, "workflowId (boolean)"),
+    ("id", 12, "id (number)"),
+    ("id", "", "id (string)"),
+    ("url", None, "url (null)"),
+    ("url", ["x"], "url (list)"),
+    ("eventType", 3, "eventType (number)"),
+    ("eventType", "<absent>", "an object with id (string), url (string), workflowId (string)"),
+])
+@pytest.mark.parametrize("call", ["register", "get", "list"])
+def test_fields_of_the_wrong_type_are_a_malformed_answer(
+    emu: Emulator, field: str, value: Any, shape: str, call: str
+) -> None:
+    data = {k: v for k, v in {**GOOD, field: value}.items() if v != "<absent>"}
+    body: Any = {"total": 1, "data": [data]} if call == "list" else {"status": "success", "data": data}
+    emu.arm("answer", body=body, methods=["POST" if call == "register" else "GET"])
+    client = client_for(emu)
+    with pytest.raises(CopyAIResponseError) as err:
+        {"register": lambda: client.register_webhook(URL, "workflowRun.completed"),
+         "get": lambda: client.get_webhook("hook-1"), "list": lambda: client.list_webhooks()}[call]()
+    text = str(err.value)
+    assert shape in text and "SECRET" not in text and "WCFG-1" not in text, text
+    assert err.value.ambiguous is (call == "register")
+
+
+def test_a_numeric_workflow_id_in_a_post_answer_is_settled_through_the_list(emu: Emulator) -> None:
+    emu.arm("answer", body={"status": "success", "data": {**GOOD, "workflowId": 1}}, methods=["POST"], commit=True)
+    hook = client_for(emu).create_webhook(URL, "workflowRun.completed", "WCFG-1")
+    assert hook.workflow_id == "WCFG-1" and [h["id"] for h in emu.webhooks()] == [hook.id]
+    assert len(emu.requests("POST")) == 1
+
+
+@pytest.mark.parametrize("workflow_id", ["", None, "<absent>"])
+def test_an_empty_or_absent_workflow_id_means_none(workflow_id: Any) -> None:
+    data = {k: v for k, v in {**GOOD, "workflowId": workflow_id}.items() if v != "<absent>"}
+    assert Webhook.from_api(data) == Webhook("hook-1", SECRET_URL, "workflowRun.completed", None)

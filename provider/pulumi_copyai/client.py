@@ -8,6 +8,11 @@ A POST is repeated only when it surely was not applied (connection refused, conn
 When its fate is unknown (read timeout, dropped connection, 5xx, a 2xx that is not the documented
 JSON), `create_webhook` reads the paginated webhook list, through the window if need be, and adopts
 the webhook if it was registered; it registers again only when the list shows it was not.
+
+HTTP is spoken strictly: a redirect is never followed (it would carry the API key to another host)
+and is an error that names only the target's scheme and host; a 2xx whose body says
+`"status": "error"`, or a webhook with a field of the wrong type, is a malformed answer; the API's
+`details` and bodies are described by shape, never quoted (they may echo a secret url).
 """
 
 from __future__ import annotations
@@ -206,6 +211,15 @@ class CopyAIClient:
                     operation, f"{where}: expected JSON, got a {len(raw)}-byte body of {content_type}",
                     status=status, ambiguous=is_post,
                 )
+            if isinstance(body, Mapping) and body.get("status") == "error":
+                # The list answers without `status`, the rest with "success": only "error" is a failure.
+                code = body.get("errorCode")
+                raise CopyAIResponseError(
+                    operation, f'{where}: the API answered HTTP {status} with a body that says "status": "error"'
+                    + (", so the request may or may not have been applied" if is_post else ""),
+                    status=status, error_code=code if isinstance(code, str) else None, details=body.get("details"),
+                    ambiguous=is_post,
+                )
             return body
         raise self._error(operation, where, is_post, status, body, resp.headers.get("retry-after"))
 
@@ -285,12 +299,7 @@ class CopyAIClient:
         if workflow_id:
             payload["workflowId"] = workflow_id
         body = self._call("register webhook", "POST", "/webhook", deadline=deadline, json=payload)
-        hook = Webhook.from_api(body.get("data") if isinstance(body, Mapping) else None)
-        if hook is None:
-            raise CopyAIResponseError(
-                "register webhook", "expected {status, data: {id, url, eventType, workflowId}}, got "
-                + describe_shape(body), ambiguous=True)
-        return hook
+        return _answered_webhook("register webhook", body, ambiguous=True)
 
     def create_webhook(
         self,
@@ -358,12 +367,8 @@ class CopyAIClient:
             delay = min(delay * 2, 2.0)
 
     def get_webhook(self, webhook_id: str, *, deadline: float | None = None) -> Webhook:
-        body = self._call("get webhook", "GET", f"/webhook/{_segment(webhook_id)}", deadline=deadline)
-        hook = Webhook.from_api(body.get("data") if isinstance(body, Mapping) else None)
-        if hook is None:
-            raise CopyAIResponseError(
-                "get webhook", "expected {status, data: {id, url, eventType, workflowId}}, got " + describe_shape(body))
-        return hook
+        path = f"/webhook/{_segment(webhook_id)}"
+        return _answered_webhook("get webhook", self._call("get webhook", "GET", path, deadline=deadline))
 
     def list_webhooks(
         self, page: int = 0, size: int = PAGE_SIZE, *, deadline: float | None = None
@@ -379,7 +384,8 @@ class CopyAIClient:
             hook = Webhook.from_api(item)
             if hook is None:
                 raise CopyAIResponseError(
-                    "list webhooks", f"item {index} of page {page} is not a webhook with an id: {describe_shape(item)}")
+                    "list webhooks", f"item {index} of page {page} is not a webhook (id, url and eventType strings, "
+                    f"workflowId a string or null): {describe_shape(item)}")
             hooks.append(hook)
         return _parse_total(body.get("total")), hooks
 
@@ -430,9 +436,11 @@ class CopyAIClient:
         return found
 
     def delete_webhook(self, webhook_id: str, *, deadline: float | None = None) -> bool:
-        """DELETE /webhook/{id} (any 2xx, with any or no body); False when it was already gone (404)."""
+        """DELETE /webhook/{id}: True on any 2xx, with any or no body, unless the body says
+        `"status": "error"` (then CopyAIResponseError: not deleted); False when it was already gone (404)."""
+        path = f"/webhook/{_segment(webhook_id)}"
         try:
-            self._call("delete webhook", "DELETE", f"/webhook/{_segment(webhook_id)}", deadline=deadline)
+            self._call("delete webhook", "DELETE", path, deadline=deadline)
         except CopyAINotFoundError:
             return False
         return True
@@ -478,6 +486,20 @@ def _parse_total(value: Any) -> int | None:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _answered_webhook(operation: str, body: Any, *, ambiguous: bool = False) -> Webhook:
+    """The webhook of a `{status, data: {...}}` answer, else CopyAIResponseError describing its shape."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    hook = Webhook.from_api(data)
+    if hook is None:
+        got = describe_shape(body)
+        if isinstance(data, Mapping) and data:
+            got += f", its data {describe_shape(data)}"
+        raise CopyAIResponseError(
+            operation, "expected {status, data: {id, url, eventType (strings), workflowId (string or null)}}, got "
+            + got, ambiguous=ambiguous)
+    return hook
 
 
 def _redirect(operation: str, where: str, url: str, status: int, location: str | None) -> CopyAIRedirectError:

@@ -52,15 +52,20 @@ class Webhook:
 
     @classmethod
     def from_api(cls, data: Any) -> Webhook | None:
-        """The webhook in an API object, or None when the object is not a webhook with an id."""
-        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not data.get("id"):
+        """The webhook in an API object, or None when the object is not one: `id` (non-empty), `url`
+        and `eventType` must be strings, `workflowId` a string, null or absent ("" means none).
+
+        A field of another type (a numeric `workflowId`, say) is a malformed answer, never coerced:
+        stored as given it would differ from the declared value on every run.
+        """
+        if not isinstance(data, Mapping):
             return None
-        return cls(
-            id=data["id"],
-            url=str(data.get("url") or ""),
-            event_type=str(data.get("eventType") or ""),
-            workflow_id=data.get("workflowId") or None,
-        )
+        webhook_id, url, event_type = data.get("id"), data.get("url"), data.get("eventType")
+        workflow_id = data.get("workflowId")
+        if not isinstance(webhook_id, str) or not webhook_id or not isinstance(url, str) \
+                or not isinstance(event_type, str) or not (workflow_id is None or isinstance(workflow_id, str)):
+            return None
+        return cls(id=webhook_id, url=url, event_type=event_type, workflow_id=workflow_id or None)
 
     def matches(self, url: str, event_type: str, workflow_id: str | None) -> bool:
         """Same url (normalized), event type and workflow ("" and None both mean every workflow)."""
