@@ -559,3 +559,13 @@ def test_a_numeric_workflow_id_in_a_post_answer_is_settled_through_the_list(emu:
 def test_an_empty_or_absent_workflow_id_means_none(workflow_id: Any) -> None:
     data = {k: v for k, v in {**GOOD, "workflowId": workflow_id}.items() if v != "<absent>"}
     assert Webhook.from_api(data) == Webhook("hook-1", SECRET_URL, "workflowRun.completed", None)
+
+
+@pytest.mark.parametrize("webhook_id", [".", "..", "a/b", "../webhook", "a b", "a\x00b", "a\nb", "x" * 201, ""])
+def test_ids_that_could_name_another_route_are_refused_before_sending(emu: Emulator, webhook_id: str) -> None:
+    client = client_for(emu)
+    for call in (client.get_webhook, client.delete_webhook):
+        with pytest.raises(CopyAIError, match="is not a webhook id .*nothing was sent") as err:
+            call(webhook_id)
+        assert not isinstance(err.value, CopyAINotFoundError)  # never "gone"
+    assert emu.requests() == []

@@ -59,7 +59,13 @@ def test_check_accepts_good_input_and_normalizes_empty_workflow(provider: CopyAI
         ("workflow_id", "WCFG 1", "whitespace"),
         ("workflow_id", "workflows/WCFG-1", "contains '/'"),
         ("workflow_id", 7, "must be a string"),
-        ("import_id", "a/b", "import_id"),
+        ("import_id", "a/b", "import_id 'a/b' is not a Copy.ai webhook id: it contains '/'"),
+        ("import_id", ".", "import_id '.' is not a Copy.ai webhook id"),
+        ("import_id", "..", "'..' names a path, not a webhook"),
+        ("import_id", "abc def", "contains whitespace"),
+        ("import_id", "abc\x07", "contains a control character"),
+        ("import_id", "a" * 201, "201 characters long"),
+        ("import_id", 42, "must be a string"),
     ],
 )
 def test_check_failures_name_the_property_and_the_fix(
@@ -68,6 +74,21 @@ def test_check_failures_name_the_property_and_the_fix(
     failures = provider.check({}, props(**{field: value})).failures
     assert [f.property for f in failures] == [field]
     assert needle in failures[0].reason
+    if field == "import_id":
+        assert "remove import_id to register a new webhook" in failures[0].reason
+        assert "a" * 61 not in failures[0].reason  # a long value is not repeated whole
+
+
+def test_check_accepts_ordinary_import_ids(provider: CopyAIWebhookProvider) -> None:
+    for good in ("13e9e0c175ba4dcdb8c469de0300de42", "WH-1.2_3", "a" * 200, "...", ".a"):
+        assert provider.check({}, props(import_id=good)).failures == [], good
+
+
+def test_an_import_id_that_names_another_route_is_never_sent(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
+    for bad in ("..", ".", "a/b"):
+        with pytest.raises(CopyAIError, match="is not a webhook id"):
+            provider.create(props(import_id=bad))  # even if check was bypassed
+    assert emu.requests() == []
 
 
 def test_check_lets_unknowns_through(provider: CopyAIWebhookProvider) -> None:

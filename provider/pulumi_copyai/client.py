@@ -48,6 +48,7 @@ from .errors import (
 from .model import Webhook, describe_shape
 from .ratelimit import RateGate, gate_for
 from .settings import DEFAULT_BASE_URL, DEFAULT_RETRY_WINDOW_SECONDS, DEFAULT_TIMEOUT_SECONDS
+from .validation import webhook_id_problem
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -367,7 +368,7 @@ class CopyAIClient:
             delay = min(delay * 2, 2.0)
 
     def get_webhook(self, webhook_id: str, *, deadline: float | None = None) -> Webhook:
-        path = f"/webhook/{_segment(webhook_id)}"
+        path = f"/webhook/{_segment('get webhook', webhook_id)}"
         return _answered_webhook("get webhook", self._call("get webhook", "GET", path, deadline=deadline))
 
     def list_webhooks(
@@ -438,7 +439,7 @@ class CopyAIClient:
     def delete_webhook(self, webhook_id: str, *, deadline: float | None = None) -> bool:
         """DELETE /webhook/{id}: True on any 2xx, with any or no body, unless the body says
         `"status": "error"` (then CopyAIResponseError: not deleted); False when it was already gone (404)."""
-        path = f"/webhook/{_segment(webhook_id)}"
+        path = f"/webhook/{_segment('delete webhook', webhook_id)}"
         try:
             self._call("delete webhook", "DELETE", path, deadline=deadline)
         except CopyAINotFoundError:
@@ -484,7 +485,13 @@ def _parse_total(value: Any) -> int | None:
     return None
 
 
-def _segment(value: str) -> str:
+def _segment(operation: str, value: str) -> str:
+    """A webhook id as a path segment; an id that could name another route (".", "..", "/", ...)
+    is refused before anything is sent."""
+    problem = webhook_id_problem(value)
+    if problem is not None:
+        shown = repr(value)[:60]
+        raise CopyAIError(operation, f"{shown} is not a webhook id ({problem}); nothing was sent")
     return quote(value, safe="")
 
 
