@@ -51,14 +51,16 @@ def test_up_fails_on_a_redirect_and_its_target_gets_nothing(
     hooks = [{"name": "hook", "url": "https://hooks.example.com/strict/{stack}?token=SECRET-91",
               "eventType": "workflowRun.completed", "secret": True}]
     p = project(tmp_path, api, front_door, hooks)
-    api.arm("redirect", status=307, location=elsewhere.url, probability=1.0)  # followed, the POST would apply there
+    # Followed, the POST would apply there.
+    api.arm("redirect", status=307, location=elsewhere.url, probability=1.0, methods=["POST"])
     up = p.run("up", "--yes", "--skip-preview", "--stack", "dev", check=False, timeout=300)
     out = up.stdout + up.stderr
     assert up.returncode != 0, out
     assert f"the API answered with a redirect (HTTP 307) to {elsewhere.url}," in out, out
     assert "Check copyai:baseUrl (or COPYAI_BASE_URL)" in out
     assert f"{elsewhere.url}/" not in out and "SECRET-91" not in out  # the target's host, no path
-    assert [(r["method"], r["status"]) for r in api.requests()] == [("POST", 307)], "sent once, not retried"
+    sent = [(r["method"], r["status"]) for r in api.requests()]
+    assert sent == [("GET", 200), ("POST", 307)], "the view, then the POST once, not retried"
     assert elsewhere.requests() == [], "the request, and the API key, went to the redirect's target"
     api.disarm()
     assert api.webhooks() == [] and elsewhere.webhooks() == []
