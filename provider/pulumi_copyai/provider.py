@@ -87,7 +87,7 @@ class CopyAIWebhookProvider(ResourceProvider):
     @_short_traceback
     def create(self, props: dict[str, Any]) -> CreateResult:
         hook = _PROCESS.lifecycle().create(Declared.of(props))
-        return CreateResult(hook.id, core.outputs(hook))
+        return CreateResult(hook.id, _PROCESS.lifecycle().outputs(hook))
 
     @_short_traceback
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -98,4 +98,4 @@ class CopyAIWebhookProvider(ResourceProvider):
 
     @_short_traceback
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        _PROCESS.lifecycle().delete(id)
+        _PROCESS.lifecycle().delete(id, state=props)
