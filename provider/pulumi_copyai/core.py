@@ -20,7 +20,7 @@ from .errors import CopyAIError, CopyAINotFoundError, CopyAIUnsettledError
 from .journal import Journal
 from .model import Webhook, same_url
 from .origin import OUTPUTS as ORIGIN_OUTPUTS
-from .origin import Origin, elsewhere_error, not_found_proves_gone
+from .origin import Origin, elsewhere_error, moved_error, not_found_proves_gone
 from .ownership import Holdings, Key, OneAtATime, Workspace, may_delete, recoverable
 from .settings import Settings
 from .validation import check_inputs
@@ -119,6 +119,16 @@ _ONE_AT_A_TIME = OneAtATime()
 MAX_POSTS = 10
 #: A search that misses while the list is changing scans again, at most this many times in all.
 MAX_SCANS = 4
+
+
+def check_origin(webhook_id: str, state: Mapping[str, Any], settings: Settings) -> None:
+    """At a diff: fail when the provider's settings name another API or workspace than the one that
+    registered the webhook (`origin`); a provider without a key yet (a preview) is not checked."""
+    if webhook_id and settings.api_key:
+        error = moved_error(webhook_id, Origin.recorded(state), Origin.of(settings.base_url, settings.api_key),
+                            BASE_URL_SETTING)
+        if error is not None:
+            raise error
 
 
 def diffed(webhook_id: str, replaced: bool) -> None:

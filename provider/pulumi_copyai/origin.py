@@ -77,6 +77,22 @@ def not_found_proves_gone(recorded: Origin | None, current: Origin) -> bool:
     return recorded is None or recorded == current or forget_other_api()
 
 
+def moved_error(webhook_id: str, recorded: Origin | None, current: Origin, setting: str) -> CopyAIError | None:
+    """At a diff: the refusal when the provider is configured for another API than the one that registered
+    the webhook (an `up` would otherwise report it unchanged while it lives elsewhere), else None."""
+    if recorded is None or recorded == current:
+        return None
+    return CopyAIError(
+        "check webhook",
+        f"webhook {webhook_id} was registered at {recorded.describe()}, but the provider is now configured for "
+        f"{current.describe()}. Nothing was changed. If the stack belongs to the first API, restore {setting} "
+        "and the API key. If the new settings reach the same workspace (a new key or host), run `pulumi refresh`: "
+        "it records the new API for every webhook found there. For a deliberate move to another workspace, "
+        f"`{FORGET_ENV}=1 pulumi refresh` also drops the webhooks the new API does not know (they stay at the "
+        "old one), and the next `pulumi up` registers them at the new API",
+    )
+
+
 def elsewhere_error(operation: str, webhook_id: str, recorded: Origin, current: Origin, setting: str) -> CopyAIError:
     """The refusal when another API than the registering one says 404."""
     what = []

@@ -79,7 +79,9 @@ class CopyAIWebhookProvider(ResourceProvider):
         failures = [CheckFailure(prop, reason) for prop, reason in core.check(inputs, is_unknown=is_unknown)]
         return CheckResult(inputs, failures)
 
+    @_short_traceback
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        core.check_origin(id, olds, Settings.resolve(_PROCESS.config))
         replaces = core.replaces(id, olds, core.normalize(news), is_unknown)
         core.diffed(id, replaced=bool(replaces))
         return DiffResult(changes=bool(replaces), replaces=replaces, stables=[], delete_before_replace=None)

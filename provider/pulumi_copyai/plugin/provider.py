@@ -165,6 +165,7 @@ class CopyAIProvider(Provider):
         return CheckResponse(inputs=inputs, failures=failures)
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
+        core.check_origin(request.resource_id, _plain(request.old_state, STATE_NAMES), self.settings)
         olds = core.normalize(_plain(request.old_state))
         changed = core.replaces(request.resource_id, olds, core.normalize(_plain(request.new_inputs)), _unknown)
         changed = [NAMES[k] for k in changed if k in NAMES and NAMES[k] not in request.ignore_changes]
