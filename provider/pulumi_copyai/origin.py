@@ -77,6 +77,17 @@ def not_found_proves_gone(recorded: Origin | None, current: Origin) -> bool:
     return recorded is None or recorded == current or forget_other_api()
 
 
+def _restore(recorded: Origin, current: Origin, setting: str) -> str:
+    """What to set back, naming only what differs."""
+    what = []
+    if recorded.base_url != current.base_url:
+        what.append(f"restore {setting} to {recorded.base_url}")
+    if recorded.fingerprint != current.fingerprint:
+        what.append("restore the API key of that workspace (copyai:apiKey or COPYAI_API_KEY, or an explicit "
+                    f"provider's apiKey; its fingerprint is {recorded.fingerprint})")
+    return " and ".join(what)
+
+
 def moved_error(webhook_id: str, recorded: Origin | None, current: Origin, setting: str) -> CopyAIError | None:
     """At a diff: the refusal when the provider is configured for another API than the one that registered
     the webhook (an `up` would otherwise report it unchanged while it lives elsewhere), else None."""
@@ -85,8 +96,9 @@ def moved_error(webhook_id: str, recorded: Origin | None, current: Origin, setti
     return CopyAIError(
         "check webhook",
         f"webhook {webhook_id} was registered at {recorded.describe()}, but the provider is now configured for "
-        f"{current.describe()}. Nothing was changed. If the stack belongs to the first API, restore {setting} "
-        "and the API key. If the new settings reach the same workspace (a new key or host), run `pulumi refresh`: "
+        f"{current.describe()}. Nothing was changed. If the stack belongs to the first API, "
+        f"{_restore(recorded, current, setting)} and run again. If the new settings reach the same workspace "
+        "(a new key or host), run `pulumi refresh`: "
         "it records the new API for every webhook found there. For a deliberate move to another workspace, "
         f"`{FORGET_ENV}=1 pulumi refresh` also drops the webhooks the new API does not know (they stay at the "
         "old one), and the next `pulumi up` registers them at the new API",
@@ -95,18 +107,13 @@ def moved_error(webhook_id: str, recorded: Origin | None, current: Origin, setti
 
 def elsewhere_error(operation: str, webhook_id: str, recorded: Origin, current: Origin, setting: str) -> CopyAIError:
     """The refusal when another API than the registering one says 404."""
-    what = []
-    if recorded.base_url != current.base_url:
-        what.append(f"restore {setting} (the base URL) to {recorded.base_url}")
-    if recorded.fingerprint != current.fingerprint:
-        what.append("restore the API key of that workspace (copyai:apiKey or COPYAI_API_KEY; its fingerprint "
-                    f"is {recorded.fingerprint})")
     return CopyAIError(
         operation,
         f"webhook {webhook_id} was registered at {recorded.describe()}, but the provider now talks to "
         f"{current.describe()}, which does not know it (HTTP 404). That proves nothing about the webhook, so it "
         f"was kept in the stack and nothing was deleted. If the stack belongs to the first API, "
-        f"{' and '.join(what)} and run again. If the move is deliberate and the webhooks at the old API are to "
+        f"{_restore(recorded, current, setting)} and run again. If the move is deliberate and the webhooks "
+        "at the old API are to "
         f"be forgotten (left there, dropped from the stack), run once with {FORGET_ENV}=1",
         status=404, error_code="NOT_FOUND",
     )
