@@ -7,6 +7,8 @@ refresh, up and destroy. Each ends with nothing dropped from the state and nothi
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,12 @@ def test_a_shell_pointing_at_another_api_drops_nothing_and_deletes_nothing(
     assert destroy.returncode != 0, out(destroy)
     assert set(records(p)) == set(before), "destroy forgot webhooks the other API does not know"
     assert {h["id"] for h in real.webhooks()} == set(before), "nothing is orphaned at the real API"
+
+    # The audit against the other API: the stack's webhooks live elsewhere; none is dangling there.
+    audit = subprocess.run(["copyai-audit", "--json"], cwd=tmp_path, env=p.env, text=True, capture_output=True,
+                           check=False, timeout=300)
+    report = json.loads(audit.stdout)
+    assert report["dangling"] == [] and {e["id"] for e in report["elsewhere"]} == set(before), audit.stdout
 
     p.env.update(real.env())  # the right shell again: everything is as it was
     p.run("refresh", "--yes", "--skip-preview", "--stack", "dev", "--expect-no-changes")
