@@ -112,6 +112,6 @@ def test_configure_applies_the_new_inputs() -> None:
     provider = CopyAIProvider()
     for key, timeout in (("key-1", 30.0), ("key-2", 5.0)):
         args = {"apiKey": PropertyValue(key, is_secret=True), "baseUrl": PropertyValue("http://127.0.0.1:9/api"),
-                "timeoutSeconds": PropertyValue(timeout)}
+                "timeoutSeconds": PropertyValue(timeout), "skipCredentialsCheck": PropertyValue(True)}
         asyncio.run(provider.configure(ConfigureRequest({}, args, True, False)))
         assert provider.settings.api_key == key and provider.settings.timeout == timeout

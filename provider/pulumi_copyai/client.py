@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ from .errors import (
 from .model import Webhook, describe_shape
 from .origin import Origin
 from .ratelimit import RateGate, gate_for
-from .settings import DEFAULT_BASE_URL, DEFAULT_RETRY_WINDOW_SECONDS, DEFAULT_TIMEOUT_SECONDS
+from .settings import DEFAULT_BASE_URL, DEFAULT_RETRY_WINDOW_SECONDS, DEFAULT_TIMEOUT_SECONDS, SettingNames
+from .status import report, window_setting
 from .validation import webhook_id_problem
 
 __all__ = [
@@ -107,17 +109,20 @@ class CopyAIClient:
         max_body_bytes: int = MAX_BODY_BYTES,
         pool_size: int = 64,
         gate: RateGate | None = None,
+        names: SettingNames | None = None,
     ) -> None:
+        #: How messages name the settings (the stack config key, the variable, an explicit provider's input).
+        self.names = names or SettingNames()
         if not api_key:
             raise CopyAIConfigError(
                 "configure",
-                "no API key: set it with `pulumi config set --secret copyai:apiKey <key>` "
+                f"no API key: set {self.names.api_key}, e.g. `pulumi config set --secret copyai:apiKey <key>` "
                 "or export COPYAI_API_KEY",
             )
         parts = urlsplit(base_url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CopyAIConfigError(
-                "configure", f"copyai:baseUrl must be an absolute http(s) URL such as {DEFAULT_BASE_URL}",
+                "configure", f"{self.names.base_url} must be an absolute http(s) URL such as {DEFAULT_BASE_URL}",
             )
         if timeout <= 0:
             raise CopyAIConfigError("configure", "copyai:timeoutSeconds must be a positive number of seconds")
@@ -166,8 +171,8 @@ class CopyAIClient:
             if _caused_by(exc, NameResolutionError):
                 host = urlsplit(url).hostname
                 raise CopyAIConnectionError(
-                    operation, f"{where}: the host name {host!r} does not resolve; check copyai:baseUrl "
-                    f"(or COPYAI_BASE_URL) ({_root_cause(exc)})", unresolved=True,
+                    operation, f"{where}: the host name {host!r} does not resolve; check {self.names.base_url} "
+                    f"({_root_cause(exc)})", unresolved=True,
                 ) from None
             refused = _never_sent(exc)
             raise CopyAIConnectionError(
@@ -233,13 +238,13 @@ class CopyAIClient:
                                   "details": details}
         if status in (401, 403):
             return CopyAIAuthError(
-                operation, f"{where}: the API key was rejected; check copyai:apiKey (or COPYAI_API_KEY) "
+                operation, f"{where}: the API key was rejected; check {self.names.api_key} "
                 "and that the key has not expired", **kwargs)
         if status == 404:
             if is_post or where.split("?")[0].endswith("/webhook"):  # a route every Copy.ai API has
                 return CopyAINotFoundError(
                     operation, f"{where}: not found: this API has no such route, so the base URL is probably "
-                    f"wrong; check copyai:baseUrl (or COPYAI_BASE_URL): Copy.ai's is {DEFAULT_BASE_URL} "
+                    f"wrong; check {self.names.base_url}: Copy.ai's is {DEFAULT_BASE_URL} "
                     "(with /api)", **kwargs)
             return CopyAINotFoundError(operation, f"{where}: not found", **kwargs)
         if status in (400, 422):
@@ -262,15 +267,23 @@ class CopyAIClient:
         until = self.deadline() if deadline is None else deadline
         expo = wait_exponential_jitter(initial=self.backoff, max=self.max_backoff, jitter=self.backoff)
 
+        started = time.monotonic()
+        tries = 0
+
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             delay = expo(state)
             after = getattr(exc, "retry_after", None)
             if after is not None:
                 delay = after + random.uniform(0, self.backoff / 4)
-            return max(0.0, min(delay, until - time.monotonic()))
+            delay = max(0.0, min(delay, until - time.monotonic()))
+            report(f"retrying {operation}: {_short(exc)} (attempt {tries + 1} in {delay:.0f} s; "
+                   f"{time.monotonic() - started:.0f} s of {until - started:.0f} s, {window_setting()})")
+            return delay
 
         def attempt() -> Any:
+            nonlocal tries
+            tries += 1
             sent = self.gate.wait(until)
             try:
                 body = self._send(operation, method, path, **kwargs)
@@ -279,8 +292,6 @@ class CopyAIClient:
                 raise
             self.gate.succeeded()
             return body
-
-        started = time.monotonic()
 
         def stop(state: RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
@@ -294,7 +305,15 @@ class CopyAIClient:
             wait=wait,
             reraise=True,
         )
-        return retrying(attempt)
+        try:
+            return retrying(attempt)
+        except CopyAIError as exc:
+            if tries > 1 and _transient(method, exc) and window_setting():  # the window closed on a passing failure
+                raise exc.amended(
+                    f"gave up after {tries} attempts in {time.monotonic() - started:.0f} s (the retry window, "
+                    f"{until - started:.0f} s, is {window_setting()}: lengthen it to ride out longer "
+                    "outages, shorten it to fail sooner)") from None
+            raise
 
     # -- webhooks ---------------------------------------------------------------------------
     def register_webhook(
@@ -365,6 +384,15 @@ class CopyAIClient:
         except CopyAINotFoundError:
             return False
         return True
+
+
+def _short(exc: BaseException | None) -> str:
+    """What went wrong, in a few words: "HTTP 503 SERVICE_UNAVAILABLE", "could not connect"."""
+    if isinstance(exc, CopyAIError):
+        if exc.status is not None:
+            return f"HTTP {exc.status}" + (f" {exc.error_code}" if exc.error_code else "") + " from the API"
+        return re.sub(r"^[A-Z]+ \S+: ", "", exc.message).split(" (")[0].split(";")[0]
+    return type(exc).__name__
 
 
 def _transient(method: str, exc: BaseException) -> bool:

@@ -23,6 +23,7 @@ from .origin import OUTPUTS as ORIGIN_OUTPUTS
 from .origin import Origin, elsewhere_error, moved_error, not_found_proves_gone
 from .ownership import Holdings, Key, OneAtATime, Workspace, may_delete, recoverable
 from .settings import Settings
+from .status import report, reporting, window_setting
 from .validation import check_inputs
 
 if TYPE_CHECKING:  # the HTTP client (requests) is imported on the first API call, not at start-up
@@ -32,8 +33,8 @@ if TYPE_CHECKING:  # the HTTP client (requests) is imported on the first API cal
 REPLACE_ON_CHANGE: tuple[str, ...] = ("url", "event_type", "workflow_id")
 #: The properties a webhook's state keeps as outputs; `read` reports exactly these.
 OUTPUTS: tuple[str, ...] = (*REPLACE_ON_CHANGE, *ORIGIN_OUTPUTS)
-#: The setting that picks the API, as messages name it.
-BASE_URL_SETTING = "copyai:baseUrl (or COPYAI_BASE_URL, or an explicit provider's baseUrl)"
+#: How long the credentials check at a provider's start may take (an unreachable API fails it after this).
+CREDENTIALS_CHECK_SECONDS = 5.0
 #: Every input the core knows (import_id only in the dynamic provider: the plugin has `pulumi import`).
 INPUTS: tuple[str, ...] = (*REPLACE_ON_CHANGE, "import_id")
 #: How long one snapshot of the webhook list serves the reads of a refresh.
@@ -126,7 +127,7 @@ def check_origin(webhook_id: str, state: Mapping[str, Any], settings: Settings) 
     registered the webhook (`origin`); a provider without a key yet (a preview) is not checked."""
     if webhook_id and settings.api_key:
         error = moved_error(webhook_id, Origin.recorded(state), Origin.of(settings.base_url, settings.api_key),
-                            BASE_URL_SETTING)
+                            settings.names)
         if error is not None:
             raise error
 
@@ -213,7 +214,7 @@ class Lifecycle:
         raise CopyAIError(
             "register webhook",
             f"{failure.message}; the webhook list shows it was not registered, and the retry window "
-            "(copyai:retryWindowSeconds) closed. Nothing to clean up: run `pulumi up` again once the API answers",
+            f"({window_setting()}) closed. Nothing to clean up: run `pulumi up` again once the API answers",
             status=failure.status, error_code=failure.error_code,
         )
 
@@ -222,7 +223,12 @@ class Lifecycle:
         After a timeout the server may still be applying it: look again for two more timeout periods."""
         settle_until = time.monotonic() + (2 * self.client.timeout[1] if failure.timed_out else 0.0)
         delay = self.client.backoff
+        started, looks = time.monotonic(), 0
         while True:
+            looks += 1
+            report(f"settling register webhook: its answer was lost ({failure.message.split(' (')[0]}); looking "
+                   f"for it in the webhook list (look {looks}; {time.monotonic() - started:.0f} s, up to "
+                   f"{max(0.0, until - started):.0f} s, {window_setting()})")
             time.sleep(min(delay * (1 + random.random()), max(0.0, until - time.monotonic())))
             try:
                 candidates = self._search(key, first_sent, until)
@@ -350,7 +356,7 @@ class Lifecycle:
         """Raise unless this 404 proves the webhook gone: only its own API's does (`origin`)."""
         recorded = Origin.recorded(state)
         if recorded is not None and not not_found_proves_gone(recorded, self.origin):
-            raise elsewhere_error(operation, webhook_id, recorded, self.origin, BASE_URL_SETTING)
+            raise elsewhere_error(operation, webhook_id, recorded, self.origin, self.client.names)
 
     def _from_snapshot(self, webhook_id: str, deadline: float | None) -> Webhook | None:
         with self._snapshot_lock:  # concurrent reads wait for one scan instead of each making one
@@ -385,12 +391,41 @@ def lifecycle_for(settings: Settings) -> Lifecycle:
             from .client import CopyAIClient
 
             client = CopyAIClient(settings.api_key, settings.base_url, timeout=settings.timeout,
-                                  retry_window=settings.retry_window)
+                                  retry_window=settings.retry_window, names=settings.names)
             where = (client.base_url, settings.api_key or "")
             if where not in _WORKSPACES:
                 _WORKSPACES[where] = (Workspace(), Journal(*where))
             found = _LIFECYCLES[settings] = Lifecycle(client, *_WORKSPACES[where])
         return found
+
+
+_CHECKED: set[Settings] = set()
+
+
+def check_credentials(settings: Settings) -> None:
+    """Once per process and settings, when a provider starts: one list call of one item checks the key and
+    the URL, so a wrong key or an unreachable API fails `pulumi preview` at once, naming the setting. An
+    outage (5xx, 429) proves nothing about them and passes; so does a provider without a key yet."""
+    if settings.skip_credentials_check or not settings.api_key or settings in _CHECKED:
+        return
+    from .errors import CopyAIAuthError, CopyAIConnectionError, CopyAIRedirectError
+
+    client = lifecycle_for(settings).client
+    started = time.monotonic()
+    try:
+        with reporting(None, window=""):  # its own short window, not the retry window
+            client.list_webhooks(0, 1, deadline=started + CREDENTIALS_CHECK_SECONDS)
+    except (CopyAIAuthError, CopyAINotFoundError, CopyAIRedirectError) as exc:
+        raise exc.amended(f"found by the credentials check when the provider started (skip it with "
+                          f"{settings.names.skip_check})") from None
+    except CopyAIConnectionError as exc:
+        raise exc.amended(
+            f"the API did not answer the credentials check within {time.monotonic() - started:.0f} s; check "
+            f"{settings.names.base_url}, or skip the check for an offline preview with {settings.names.skip_check}"
+        ) from None
+    except CopyAIError:
+        pass  # an outage or an odd answer: the operations themselves wait it out or fail with it
+    _CHECKED.add(settings)
 
 
 def forget() -> None:
@@ -402,4 +437,5 @@ def forget() -> None:
             journal.close()
         _LIFECYCLES.clear()
         _WORKSPACES.clear()
+        _CHECKED.clear()
     HOLDINGS.forget()

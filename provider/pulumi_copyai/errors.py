@@ -45,6 +45,14 @@ class CopyAIError(Exception):
         self.unresolved = unresolved
         super().__init__(self._text())
 
+    def amended(self, note: str) -> CopyAIError:
+        """The same error (class and attributes) with `note` appended to its message."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.message = f"{self.message}; {note}"
+        Exception.__init__(clone, clone._text())
+        return clone
+
     def _text(self) -> str:
         head = f"Copy.ai {self.operation} failed"
         if self.status is not None:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import CopyAIError
+from .settings import SettingNames
 
 #: Output names (snake_case; the plugin's schema spells them apiBaseUrl and apiKeyFingerprint).
 BASE_URL_OUTPUT = "api_base_url"
@@ -77,18 +78,19 @@ def not_found_proves_gone(recorded: Origin | None, current: Origin) -> bool:
     return recorded is None or recorded == current or forget_other_api()
 
 
-def _restore(recorded: Origin, current: Origin, setting: str) -> str:
+def _restore(recorded: Origin, current: Origin, names: SettingNames) -> str:
     """What to set back, naming only what differs."""
     what = []
     if recorded.base_url != current.base_url:
-        what.append(f"restore {setting} to {recorded.base_url}")
+        what.append(f"restore {names.base_url} to {recorded.base_url}")
     if recorded.fingerprint != current.fingerprint:
-        what.append("restore the API key of that workspace (copyai:apiKey or COPYAI_API_KEY, or an explicit "
-                    f"provider's apiKey; its fingerprint is {recorded.fingerprint})")
+        what.append(f"restore the API key of that workspace in {names.api_key} (its fingerprint is "
+                    f"{recorded.fingerprint})")
     return " and ".join(what)
 
 
-def moved_error(webhook_id: str, recorded: Origin | None, current: Origin, setting: str) -> CopyAIError | None:
+def moved_error(webhook_id: str, recorded: Origin | None, current: Origin,
+                names: SettingNames) -> CopyAIError | None:
     """At a diff: the refusal when the provider is configured for another API than the one that registered
     the webhook (an `up` would otherwise report it unchanged while it lives elsewhere), else None."""
     if recorded is None or recorded == current:
@@ -97,7 +99,7 @@ def moved_error(webhook_id: str, recorded: Origin | None, current: Origin, setti
         "check webhook",
         f"webhook {webhook_id} was registered at {recorded.describe()}, but the provider is now configured for "
         f"{current.describe()}. Nothing was changed. If the stack belongs to the first API, "
-        f"{_restore(recorded, current, setting)} and run again. If the new settings reach the same workspace "
+        f"{_restore(recorded, current, names)} and run again. If the new settings reach the same workspace "
         "(a new key or host), run `pulumi refresh`: "
         "it records the new API for every webhook found there. For a deliberate move to another workspace, "
         f"`{FORGET_ENV}=1 pulumi refresh` also drops the webhooks the new API does not know (they stay at the "
@@ -105,14 +107,15 @@ def moved_error(webhook_id: str, recorded: Origin | None, current: Origin, setti
     )
 
 
-def elsewhere_error(operation: str, webhook_id: str, recorded: Origin, current: Origin, setting: str) -> CopyAIError:
+def elsewhere_error(operation: str, webhook_id: str, recorded: Origin, current: Origin,
+                    names: SettingNames) -> CopyAIError:
     """The refusal when another API than the registering one says 404."""
     return CopyAIError(
         operation,
         f"webhook {webhook_id} was registered at {recorded.describe()}, but the provider now talks to "
         f"{current.describe()}, which does not know it (HTTP 404). That proves nothing about the webhook, so it "
         f"was kept in the stack and nothing was deleted. If the stack belongs to the first API, "
-        f"{_restore(recorded, current, setting)} and run again. If the move is deliberate and the webhooks "
+        f"{_restore(recorded, current, names)} and run again. If the move is deliberate and the webhooks "
         "at the old API are to "
         f"be forgotten (left there, dropped from the stack), run once with {FORGET_ENV}=1",
         status=404, error_code="NOT_FOUND",

@@ -24,8 +24,9 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
-from . import core
+from . import core, status
 from .core import OUTPUTS, REPLACE_ON_CHANGE, Declared
+from .engine_log import EngineLog, engine_address
 from .errors import CopyAIError
 from .settings import CONFIG_KEYS, Settings
 
@@ -39,11 +40,22 @@ class _Process:
 
     config: dict[str, Any] | None = None
 
+    def settings(self) -> Settings:
+        return Settings.resolve(self.config, provider="")  # the stack config: no explicit providers here
+
     def lifecycle(self) -> core.Lifecycle:
-        return core.lifecycle_for(Settings.resolve(self.config))
+        return core.lifecycle_for(self.settings())
+
+    def reporting(self) -> Any:
+        """Waits shown in the engine's display as info lines of the stack (kept in its diagnostics):
+        pulumi.dynamic gives a provider no URN of the resource it works on, and the engine shows no
+        ephemeral status line without one."""
+        return status.reporting(lambda message: _ENGINE.status("", message, ephemeral=False),
+                                self.settings().names.retry_window)
 
 
 _PROCESS = _Process()
+_ENGINE = EngineLog(engine_address())
 
 
 def _short_traceback(method: Callable[..., T]) -> Callable[..., T]:
@@ -73,6 +85,7 @@ class CopyAIWebhookProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         _PROCESS.config = {f"copyai:{k}": req.config.get(f"copyai:{k}") for k in CONFIG_KEYS}
+        core.check_credentials(_PROCESS.settings())  # a wrong key or URL fails preview here
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = core.normalize(news)
@@ -81,23 +94,26 @@ class CopyAIWebhookProvider(ResourceProvider):
 
     @_short_traceback
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        core.check_origin(id, olds, Settings.resolve(_PROCESS.config))
+        core.check_origin(id, olds, _PROCESS.settings())
         replaces = core.replaces(id, olds, core.normalize(news), is_unknown)
         core.diffed(id, replaced=bool(replaces))
         return DiffResult(changes=bool(replaces), replaces=replaces, stables=[], delete_before_replace=None)
 
     @_short_traceback
     def create(self, props: dict[str, Any]) -> CreateResult:
-        hook = _PROCESS.lifecycle().create(Declared.of(props))
+        with _PROCESS.reporting():
+            hook = _PROCESS.lifecycle().create(Declared.of(props))
         return CreateResult(hook.id, _PROCESS.lifecycle().outputs(hook))
 
     @_short_traceback
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
-        outs = _PROCESS.lifecycle().read(id, props)
+        with _PROCESS.reporting():
+            outs = _PROCESS.lifecycle().read(id, props)
         if outs is None:
             return ReadResult(None, {})  # deleted out of band: drop it from the state
         return ReadResult(id, outs)
 
     @_short_traceback
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        _PROCESS.lifecycle().delete(id, state=props)
+        with _PROCESS.reporting():
+            _PROCESS.lifecycle().delete(id, state=props)

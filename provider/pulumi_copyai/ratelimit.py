@@ -14,6 +14,8 @@ import threading
 import time
 from collections import deque
 
+from .status import report
+
 #: After this long without a 429 the gate stops pacing.
 CALM_SECONDS = 60.0
 #: Pace after a 429: this fraction of the rate that was getting through (first 429), or of the pace.
@@ -52,6 +54,9 @@ class RateGate:
         if deadline is not None:
             start = min(start, deadline)
         if start > now:
+            if start - now >= 1.0:
+                report(f"waiting {start - now:.0f} s: the API asked this provider to slow down (HTTP 429 "
+                       "with Retry-After); every call of the provider waits with this one")
             time.sleep(start - now)
         return time.monotonic()
 

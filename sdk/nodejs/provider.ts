@@ -37,6 +37,7 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["apiKey"] = (args?.apiKey ? pulumi.secret(args.apiKey) : undefined) ?? utilities.getEnv("COPYAI_API_KEY");
             resourceInputs["baseUrl"] = (args?.baseUrl) ?? (utilities.getEnv("COPYAI_BASE_URL") || "https://api.copy.ai/api");
             resourceInputs["retryWindowSeconds"] = pulumi.output((args?.retryWindowSeconds) ?? (utilities.getEnvNumber("COPYAI_RETRY_WINDOW_SECONDS") || 300)).apply(JSON.stringify);
+            resourceInputs["skipCredentialsCheck"] = pulumi.output((args?.skipCredentialsCheck) ?? (utilities.getEnvBoolean("COPYAI_SKIP_CREDENTIALS_CHECK") || false)).apply(JSON.stringify);
             resourceInputs["timeoutSeconds"] = pulumi.output((args?.timeoutSeconds) ?? (utilities.getEnvNumber("COPYAI_TIMEOUT_SECONDS") || 30)).apply(JSON.stringify);
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
@@ -60,6 +61,10 @@ export interface ProviderArgs {
      * How long transient failures are retried, in seconds.
      */
     retryWindowSeconds?: pulumi.Input<number | undefined>;
+    /**
+     * Skip the check of the key and base URL (one API call) when the provider starts, e.g. for previews without network access.
+     */
+    skipCredentialsCheck?: pulumi.Input<boolean | undefined>;
     /**
      * Read timeout of each API call in seconds.
      */

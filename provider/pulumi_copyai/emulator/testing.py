@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +26,13 @@ def _session() -> requests.Session:
                   raise_on_status=False)
     session.mount("http://", HTTPAdapter(max_retries=retry))
     return session
+
+
+def is_probe(request: Mapping[str, Any]) -> bool:
+    """A provider's credentials check: GET /api/webhook?page=0&size=1 (pulumi_copyai.core.check_credentials)."""
+    query = dict(part.split("=", 1) for part in str(request.get("query") or "").split("&") if "=" in part)
+    return (request.get("method") == "GET" and request.get("path") == "/api/webhook"
+            and query.get("size") == "1" and query.get("page", "0") == "0")
 
 
 class Emulator:
@@ -205,10 +212,13 @@ class Emulator:
     def disarm(self) -> None:
         self.admin("DELETE", "/faults")
 
-    def requests(self, method: str | None = None, path_prefix: str = "/api/") -> list[dict[str, Any]]:
-        """The request log: every /api call with its status and the fault that hit it."""
+    def requests(self, method: str | None = None, path_prefix: str = "/api/",
+                 probes: bool = False) -> list[dict[str, Any]]:
+        """The request log: every /api call with its status and the fault that hit it. A provider's
+        credentials check when it starts (a one-item page of the list: `is_probe`) only with `probes`."""
         return [r for r in self.admin("GET", "/requests")["requests"]
-                if (method is None or r["method"] == method) and r["path"].startswith(path_prefix)]
+                if (method is None or r["method"] == method) and r["path"].startswith(path_prefix)
+                and (probes or not is_probe(r))]
 
     def clear_requests(self) -> None:
         self.admin("DELETE", "/requests")

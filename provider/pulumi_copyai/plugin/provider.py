@@ -42,7 +42,8 @@ from pulumi.provider.experimental.provider import (
 )
 from pulumi.runtime.rpc import UNKNOWN
 
-from .. import core
+from .. import core, status
+from ..engine_log import EngineLog
 from ..errors import CopyAIError
 from ..settings import CONFIG_KEYS, Settings
 
@@ -98,14 +99,26 @@ def _properties(outs: Mapping[str, Any], secret_url: bool) -> dict[str, Property
 class CopyAIProvider(Provider):
     """One instance per provider configuration (the engine starts a plugin process per provider)."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine_address: str | None = None) -> None:
         self.settings = Settings.resolve({})
+        self._engine = EngineLog(engine_address)
+        self._provider_name: str | None = None  # "" for a default provider, else an explicit one's name
         self._pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="copyai")
         self._cold = True  # the HTTP client not built yet: building it imports requests, off the loop
         self._pool.submit(importlib.import_module, "pulumi_copyai.client")  # warm up while the engine starts
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def _run_for(self, urn: str, timeout: float | None, operation: str, fn: Callable[[], T]) -> T:
+        """`fn` on the pool, its waits shown on the resource's row of the engine's display."""
+        window = f"the resource's customTimeouts ({operation})" if timeout else self.settings.names.retry_window
+
+        def run() -> T:
+            with status.reporting(lambda message: self._engine.status(urn, message), window):
+                return fn()
+
+        return await self._run(run)
 
     def _lifecycle(self) -> core.Lifecycle:
         return core.lifecycle_for(self.settings)
@@ -119,6 +132,8 @@ class CopyAIProvider(Provider):
         return GetSchemaResponse(schema=schema_text())
 
     async def check_config(self, request: CheckRequest) -> CheckResponse:
+        name = request.urn.rsplit("::", 1)[-1]
+        self._provider_name = "" if name.startswith("default") else name
         failures = []
         try:
             Settings.resolve(self._config_of(request.new_inputs, {}), {})
@@ -137,7 +152,9 @@ class CopyAIProvider(Provider):
                             detailed_diff={k: PropertyDiff(PropertyDiffKind.UPDATE, True) for k in changed})
 
     async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
-        self.settings = Settings.resolve(self._config_of(request.args, request.variables))
+        self.settings = Settings.resolve(self._config_of(request.args, request.variables), provider=self._provider_name)
+        settings = self.settings
+        await self._run(lambda: core.check_credentials(settings))  # a wrong key or URL fails preview here
         return ConfigureResponse(accept_secrets=True, supports_preview=True, accept_outputs=False,
                                  accept_resources=False)
 
@@ -181,7 +198,8 @@ class CopyAIProvider(Provider):
             return CreateResponse(resource_id="", properties=on_the_wire(request.properties))
         declared = core.Declared.of(_plain(request.properties))
         deadline = self._deadline(request.timeout)
-        hook = await self._run(lambda: self._lifecycle().create(declared, deadline, urn=request.urn))
+        hook = await self._run_for(request.urn, request.timeout, "create",
+                                   lambda: self._lifecycle().create(declared, deadline, urn=request.urn))
         outs = self._lifecycle().outputs(hook)
         return CreateResponse(resource_id=hook.id, properties=_properties(outs, secret_url))
 
@@ -193,7 +211,8 @@ class CopyAIProvider(Provider):
         self._cold = False
         outs = lifecycle.read_cached(request.resource_id, state)  # most reads of a refresh: no thread hop
         if outs is None:
-            outs = await self._run(lambda: lifecycle.read(request.resource_id, state, deadline))
+            outs = await self._run_for(request.urn, None, "read",
+                                       lambda: lifecycle.read(request.resource_id, state, deadline))
         if outs is None:  # deleted outside Pulumi: the engine drops it from the state
             return ReadResponse(resource_id=None, properties={}, inputs={})
         if not request.properties:  # `pulumi import` or the `import` option: the resource takes this webhook
@@ -210,7 +229,8 @@ class CopyAIProvider(Provider):
     async def delete(self, request: DeleteRequest) -> None:
         deadline = self._deadline(request.timeout)
         state = _plain(request.properties, STATE_NAMES)
-        await self._run(lambda: self._lifecycle().delete(request.resource_id, deadline, state))
+        await self._run_for(request.urn, request.timeout, "delete",
+                            lambda: self._lifecycle().delete(request.resource_id, deadline, state))
 
     # -- copyai:index:WorkflowWebhooks ----------------------------------------------------------
     async def construct(self, request: ConstructRequest) -> ConstructResponse:

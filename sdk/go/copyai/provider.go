@@ -38,6 +38,11 @@ func NewProvider(ctx *pulumi.Context,
 			args.RetryWindowSeconds = pulumi.Float64Ptr(d.(float64))
 		}
 	}
+	if args.SkipCredentialsCheck == nil {
+		if d := internal.GetEnvOrDefault(false, internal.ParseEnvBool, "COPYAI_SKIP_CREDENTIALS_CHECK"); d != nil {
+			args.SkipCredentialsCheck = pulumi.BoolPtr(d.(bool))
+		}
+	}
 	if args.TimeoutSeconds == nil {
 		if d := internal.GetEnvOrDefault(30.0, internal.ParseEnvFloat, "COPYAI_TIMEOUT_SECONDS"); d != nil {
 			args.TimeoutSeconds = pulumi.Float64Ptr(d.(float64))
@@ -62,6 +67,8 @@ type providerArgs struct {
 	BaseUrl *string `pulumi:"baseUrl"`
 	// How long transient failures are retried, in seconds.
 	RetryWindowSeconds *float64 `pulumi:"retryWindowSeconds"`
+	// Skip the check of the key and base URL (one API call) when the provider starts, e.g. for previews without network access.
+	SkipCredentialsCheck *bool `pulumi:"skipCredentialsCheck"`
 	// Read timeout of each API call in seconds.
 	TimeoutSeconds *float64 `pulumi:"timeoutSeconds"`
 }
@@ -74,6 +81,8 @@ type ProviderArgs struct {
 	BaseUrl pulumi.StringPtrInput
 	// How long transient failures are retried, in seconds.
 	RetryWindowSeconds pulumi.Float64PtrInput
+	// Skip the check of the key and base URL (one API call) when the provider starts, e.g. for previews without network access.
+	SkipCredentialsCheck pulumi.BoolPtrInput
 	// Read timeout of each API call in seconds.
 	TimeoutSeconds pulumi.Float64PtrInput
 }

@@ -41,6 +41,17 @@ Object.defineProperty(exports, "retryWindowSeconds", {
 });
 
 /**
+ * Skip the one API call (a one-item page of the webhook list) that checks the key and base URL when the provider starts, so that a wrong key or an unreachable API fails `pulumi preview` at once. Set it for previews without network access. Falls back to COPYAI_SKIP_CREDENTIALS_CHECK.
+ */
+export declare const skipCredentialsCheck: boolean | undefined;
+Object.defineProperty(exports, "skipCredentialsCheck", {
+    get() {
+        return __config.getObject<boolean>("skipCredentialsCheck");
+    },
+    enumerable: true,
+});
+
+/**
  * Read timeout of each API call in seconds (default 30). Falls back to COPYAI_TIMEOUT_SECONDS.
  */
 export declare const timeoutSeconds: number | undefined;

@@ -22,6 +22,7 @@ class ProviderArgs:
                  api_key: pulumi.Input[Optional[_builtins.str]] = None,
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_window_seconds: pulumi.Input[Optional[_builtins.float]] = None,
+                 skip_credentials_check: pulumi.Input[Optional[_builtins.bool]] = None,
                  timeout_seconds: pulumi.Input[Optional[_builtins.float]] = None):
         """
         The set of arguments for constructing a Provider resource.
@@ -29,6 +30,7 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.str] api_key: The x-copy-ai-api-key of the workspace.
         :param pulumi.Input[_builtins.str] base_url: The API's base URL.
         :param pulumi.Input[_builtins.float] retry_window_seconds: How long transient failures are retried, in seconds.
+        :param pulumi.Input[_builtins.bool] skip_credentials_check: Skip the check of the key and base URL (one API call) when the provider starts, e.g. for previews without network access.
         :param pulumi.Input[_builtins.float] timeout_seconds: Read timeout of each API call in seconds.
         """
         if api_key is None:
@@ -43,6 +45,10 @@ class ProviderArgs:
             retry_window_seconds = (_utilities.get_env_float('COPYAI_RETRY_WINDOW_SECONDS') or 300)
         if retry_window_seconds is not None:
             pulumi.set(__self__, "retry_window_seconds", retry_window_seconds)
+        if skip_credentials_check is None:
+            skip_credentials_check = (_utilities.get_env_bool('COPYAI_SKIP_CREDENTIALS_CHECK') or False)
+        if skip_credentials_check is not None:
+            pulumi.set(__self__, "skip_credentials_check", skip_credentials_check)
         if timeout_seconds is None:
             timeout_seconds = (_utilities.get_env_float('COPYAI_TIMEOUT_SECONDS') or 30)
         if timeout_seconds is not None:
@@ -85,6 +91,18 @@ class ProviderArgs:
         pulumi.set(self, "retry_window_seconds", value)
 
     @_builtins.property
+    @pulumi.getter(name="skipCredentialsCheck")
+    def skip_credentials_check(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Skip the check of the key and base URL (one API call) when the provider starts, e.g. for previews without network access.
+        """
+        return pulumi.get(self, "skip_credentials_check")
+
+    @skip_credentials_check.setter
+    def skip_credentials_check(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "skip_credentials_check", value)
+
+    @_builtins.property
     @pulumi.getter(name="timeoutSeconds")
     def timeout_seconds(self) -> pulumi.Input[Optional[_builtins.float]]:
         """
@@ -106,6 +124,7 @@ class Provider(pulumi.ProviderResource):
                  api_key: pulumi.Input[Optional[_builtins.str]] = None,
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_window_seconds: pulumi.Input[Optional[_builtins.float]] = None,
+                 skip_credentials_check: pulumi.Input[Optional[_builtins.bool]] = None,
                  timeout_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  __props__=None):
         """
@@ -116,6 +135,7 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.Input[_builtins.str] api_key: The x-copy-ai-api-key of the workspace.
         :param pulumi.Input[_builtins.str] base_url: The API's base URL.
         :param pulumi.Input[_builtins.float] retry_window_seconds: How long transient failures are retried, in seconds.
+        :param pulumi.Input[_builtins.bool] skip_credentials_check: Skip the check of the key and base URL (one API call) when the provider starts, e.g. for previews without network access.
         :param pulumi.Input[_builtins.float] timeout_seconds: Read timeout of each API call in seconds.
         """
         ...
@@ -145,6 +165,7 @@ class Provider(pulumi.ProviderResource):
                  api_key: pulumi.Input[Optional[_builtins.str]] = None,
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  retry_window_seconds: pulumi.Input[Optional[_builtins.float]] = None,
+                 skip_credentials_check: pulumi.Input[Optional[_builtins.bool]] = None,
                  timeout_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -164,6 +185,9 @@ class Provider(pulumi.ProviderResource):
             if retry_window_seconds is None:
                 retry_window_seconds = (_utilities.get_env_float('COPYAI_RETRY_WINDOW_SECONDS') or 300)
             __props__.__dict__["retry_window_seconds"] = pulumi.Output.from_input(retry_window_seconds).apply(pulumi.runtime.to_json) if retry_window_seconds is not None else None
+            if skip_credentials_check is None:
+                skip_credentials_check = (_utilities.get_env_bool('COPYAI_SKIP_CREDENTIALS_CHECK') or False)
+            __props__.__dict__["skip_credentials_check"] = pulumi.Output.from_input(skip_credentials_check).apply(pulumi.runtime.to_json) if skip_credentials_check is not None else None
             if timeout_seconds is None:
                 timeout_seconds = (_utilities.get_env_float('COPYAI_TIMEOUT_SECONDS') or 30)
             __props__.__dict__["timeout_seconds"] = pulumi.Output.from_input(timeout_seconds).apply(pulumi.runtime.to_json) if timeout_seconds is not None else None

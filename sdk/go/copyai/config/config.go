@@ -26,6 +26,11 @@ func GetRetryWindowSeconds(ctx *pulumi.Context) float64 {
 	return config.GetFloat64(ctx, "copyai:retryWindowSeconds")
 }
 
+// Skip the one API call (a one-item page of the webhook list) that checks the key and base URL when the provider starts, so that a wrong key or an unreachable API fails `pulumi preview` at once. Set it for previews without network access. Falls back to COPYAI_SKIP_CREDENTIALS_CHECK.
+func GetSkipCredentialsCheck(ctx *pulumi.Context) bool {
+	return config.GetBool(ctx, "copyai:skipCredentialsCheck")
+}
+
 // Read timeout of each API call in seconds (default 30). Falls back to COPYAI_TIMEOUT_SECONDS.
 func GetTimeoutSeconds(ctx *pulumi.Context) float64 {
 	return config.GetFloat64(ctx, "copyai:timeoutSeconds")

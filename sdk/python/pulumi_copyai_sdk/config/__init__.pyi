@@ -29,6 +29,11 @@ retryWindowSeconds: Optional[float]
 How long transient failures (outages, 429, 5xx, timeouts) are retried, in seconds (default 300); a resource's customTimeouts (create, delete) override it. Falls back to COPYAI_RETRY_WINDOW_SECONDS.
 """
 
+skipCredentialsCheck: Optional[bool]
+"""
+Skip the one API call (a one-item page of the webhook list) that checks the key and base URL when the provider starts, so that a wrong key or an unreachable API fails `pulumi preview` at once. Set it for previews without network access. Falls back to COPYAI_SKIP_CREDENTIALS_CHECK.
+"""
+
 timeoutSeconds: Optional[float]
 """
 Read timeout of each API call in seconds (default 30). Falls back to COPYAI_TIMEOUT_SECONDS.

@@ -42,6 +42,13 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get_float('retryWindowSeconds')
 
     @_builtins.property
+    def skip_credentials_check(self) -> Optional[bool]:
+        """
+        Skip the one API call (a one-item page of the webhook list) that checks the key and base URL when the provider starts, so that a wrong key or an unreachable API fails `pulumi preview` at once. Set it for previews without network access. Falls back to COPYAI_SKIP_CREDENTIALS_CHECK.
+        """
+        return __config__.get_bool('skipCredentialsCheck')
+
+    @_builtins.property
     def timeout_seconds(self) -> Optional[float]:
         """
         Read timeout of each API call in seconds (default 30). Falls back to COPYAI_TIMEOUT_SECONDS.
