@@ -136,4 +136,5 @@ if [ "$lane" = test ]; then
   scripts/ensure-postgres.sh >/dev/null || { log "PostgreSQL server binaries are missing and could not be installed"; exit 1; }
   scripts/node-deps.sh >/dev/null  # 4. the TypeScript smoke test's npm packages (cached per set of pins)
 fi
-log "ready ($lane lane): $(.venv/bin/python --version), pulumi $(.pulumi-bin/pulumi version) with language hosts in $bin"
+holds="runtime pins"; [ -f ".venv/.bootstrap-test-$(pins_hash test)" ] && holds="runtime pins and test tools"
+log "ready: .venv with $(.venv/bin/python --version) and the $holds, pulumi $(.pulumi-bin/pulumi version) with language hosts in $bin"
