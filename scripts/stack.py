@@ -502,13 +502,18 @@ def main() -> None:
         say(f"Stack {stack!r}: the Copy.ai API at {base_url} (copyai:baseUrl in {config_file(stack)}), key: {key}")
 
     cmd, preview_only = plan(args.command, stack, demo)
-    if args.command in ("up", "refresh", "destroy") and not demo and not preview_only and "--yes" not in cmd:
+    asks = args.command in ("up", "refresh", "destroy") and not preview_only and "--yes" not in cmd
+    if asks:
         say(f"`pulumi {args.command}` previews the changes and asks before making them.")
     code = run_pulumi(cmd, env)
     if left:
         say(left)
     if code != 0:
-        say(f"`pulumi {' '.join(cmd)}` failed (exit {code}); the engine's diagnostics are above.")
+        if asks:
+            say(f"`pulumi {' '.join(cmd)}` exited {code}: if you answered no, nothing was changed; otherwise the "
+                f"engine's diagnostics are above.")
+        else:
+            say(f"`pulumi {' '.join(cmd)}` failed (exit {code}); the engine's diagnostics are above.")
         sys.exit(code)
     if preview_only:
         variable = "" if stack == DEMO_STACK else f"PULUMI_STACK={stack} "

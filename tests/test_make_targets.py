@@ -372,6 +372,8 @@ def test_a_stack_other_than_dev_previews_and_asks_and_changes_nothing_unanswered
         child.send("\r")
         child.expect(pexpect.EOF)
         child.close()
+        assert child.exitstatus != 0 and "confirmation declined" in str(child.before)
+        assert "if you answered no, nothing was changed" in str(child.before)
         assert {h["id"] for h in copyai.webhooks()} == hooks and recorded(checkout, "prod") == hooks
 
         destroy = checkout.make("destroy", YES="1", **env)
