@@ -91,18 +91,14 @@ if ! current; then
   command -v "$PYTHON" >/dev/null || { log "$PYTHON not found; set PYTHON=/path/to/python3.11"; exit 1; }
   started=$SECONDS
   mkdir -p "$VENVS"
-  use="$lane" template="$(template_dir "$lane")"
-  if [ "$lane" = runtime ] && [ ! -f "$template/.complete" ]; then  # the test lane's template will do as well
-    test_template="$(template_dir test)"
-    [ -f "$test_template/.complete" ] && use=test template="$test_template"
-  fi
-  exec {lock}>"$VENVS/.$use.lock"
+  template="$(template_dir "$lane")"
+  exec {lock}>"$VENVS/.$lane.lock"
   flock "$lock"
-  [ -f "$template/.complete" ] || build_template "$use" "$template"
+  [ -f "$template/.complete" ] || build_template "$lane" "$template"
   copy_template "$template"
   exec {lock}>&-
-  touch ".venv/.bootstrap-$use-$(pins_hash "$use")"
-  log ".venv: a copy of $template ($use lane) in $((SECONDS - started)) s"
+  touch ".venv/.bootstrap-$lane-$(pins_hash "$lane")"
+  log ".venv: a copy of $template in $((SECONDS - started)) s"
   # Keep the 2 most recently used templates of each lane; drop half-built ones left by an interrupted run.
   find "$VENVS" -maxdepth 1 -name '*.tmp.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
   for l in runtime test; do

@@ -74,10 +74,11 @@ def run_in_terminal(script: Path, cwd: Path, env: dict[str, str]) -> tuple[int, 
     """bash runs `script` in a pty; every pulumi prompt is answered yes. (exit status, output, prompts answered)"""
     child = pexpect.spawn("bash", ["--noprofile", "--norc", str(script)], cwd=str(cwd), env=env,
                           encoding="utf-8", codec_errors="replace", dimensions=(60, 220), timeout=600)
-    output, answered, asking = [], 0, False
+    output: list[str] = []
+    answered, asking = 0, False
     while True:  # the prompt is drawn again on every key; it is answered once, until the operation starts
         seen = child.expect([r"Do you want to perform this \w+\?", r"(Updating|Destroying|Refreshing) \(", pexpect.EOF])
-        output.append(child.before + (child.after if isinstance(child.after, str) else ""))
+        output.append(str(child.before or "") + (child.after if isinstance(child.after, str) else ""))
         if seen == 2:
             break
         if seen == 1:
