@@ -42,7 +42,7 @@ bench-publish: bootstrap-test
 	@$(ENV) python bench/bench.py --publish
 
 clean:
-	rm -rf .venv .pulumi-bin .pulumi-state .state provider/build provider/dist
+	rm -rf .venv .venv.tmp .pulumi-bin .pulumi-state .state provider/build provider/dist
 
 # The copyai package (docs/package.md): `make sdk` regenerates sdk/ from the plugin's schema; `make plugin`
 # builds dist/: the plugin tarball (`pulumi plugin install resource copyai <version> --file ...`) and the

@@ -79,8 +79,10 @@ copy_template() {  # $1 = template directory: .venv becomes a copy of it, its pa
   rm -rf .venv.tmp
   cp -a --reflink=auto "$template" .venv.tmp
   # Scripts (shebangs, activate) and pyvenv.cfg name the template's path; nothing in site-packages does.
+  local from to
+  from="$(printf '%s' "$origin" | sed 's/[][\\.*^$|]/\\&/g')" to="$(printf '%s' "$ROOT/.venv" | sed 's/[\\&|]/\\&/g')"
   grep -rlIF -- "$origin" .venv.tmp/bin .venv.tmp/pyvenv.cfg | while IFS= read -r f; do
-    sed -i "s|$origin|$ROOT/.venv|g" "$f"
+    sed -i "s|$from|$to|g" "$f"
   done
   rm -f .venv.tmp/.origin .venv.tmp/.complete .venv.tmp/.pins.txt
   rm -rf .venv && mv .venv.tmp .venv
