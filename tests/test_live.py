@@ -117,8 +117,9 @@ def test_lifecycle_create_read_list_replace_drift_delete_adopt(live: Live, tmp_p
     declared = Declared(live.url("completed"), "workflowRun.completed")
     hook = lifecycle.create(declared)
     assert hook.url == declared.url and hook.event_type == "workflowRun.completed" and hook.workflow_id is None
-    assert lifecycle.read(hook.id, {"url": declared.url}) == {
-        "url": declared.url, "event_type": "workflowRun.completed", "workflow_id": None}
+    assert lifecycle.read(hook.id, {"url": declared.url}) == {  # with the API that registered it (its origin)
+        "url": declared.url, "event_type": "workflowRun.completed", "workflow_id": None,
+        **live.client.origin.outputs()}
     listed = [h for h in live.client.scan_webhooks().webhooks if h.id == hook.id]
     assert len(listed) == 1 and listed[0].matches(declared.url, "workflowRun.completed", None)
 
