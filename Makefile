@@ -2,10 +2,18 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: bootstrap up preview refresh destroy emulator emulator-stop test lint bench clean
+.PHONY: bootstrap bootstrap-test up preview refresh destroy emulator emulator-stop test lint bench clean
 
+# `make bootstrap`: what `make up` needs (.venv with the runtime pins and the package, the Pulumi CLI);
+# `make bootstrap-test`: also the test tools, PostgreSQL server binaries and npm packages (scripts/bootstrap.sh).
 bootstrap:
 	@scripts/bootstrap.sh
+
+bootstrap-test:
+	@scripts/bootstrap.sh --test
+
+# up/refresh/destroy preview and ask first (YES=1 answers yes), except on the demo stack `dev` against the
+# local emulator; see scripts/stack.py.
 
 up: bootstrap
 	@$(ENV) python scripts/stack.py up
@@ -19,22 +27,22 @@ emulator: bootstrap
 emulator-stop:
 	@$(ENV) python scripts/stack.py emulator-stop
 
-test: bootstrap
+test: bootstrap-test
 	@$(ENV) ruff check . && mypy && pytest
 
-lint: bootstrap
+lint: bootstrap-test
 	@$(ENV) ruff check . && mypy
 
 # `make bench` writes bench/out/ (ignored); `make bench-publish` refreshes the committed bench/results/.
 .PHONY: bench-publish
-bench: bootstrap
+bench: bootstrap-test
 	@$(ENV) python bench/bench.py
 
-bench-publish: bootstrap
+bench-publish: bootstrap-test
 	@$(ENV) python bench/bench.py --publish
 
 clean:
-	rm -rf .venv .pulumi-bin .pulumi-state .state provider/build provider/dist
+	rm -rf .venv .venv.tmp .pulumi-bin .pulumi-state .state provider/build provider/dist
 
 # The copyai package (docs/package.md): `make sdk` regenerates sdk/ from the plugin's schema; `make plugin`
 # builds dist/: the plugin tarball (`pulumi plugin install resource copyai <version> --file ...`) and the
@@ -49,13 +57,13 @@ plugin: bootstrap
 # Every supported Python version (3.10 to 3.13), each in a cached venv: scripts/test-matrix.sh.
 # MATRIX=ci runs only tests/test_python_versions_engine.py per version; PYTHONS="3.12 3.13" picks versions.
 .PHONY: test-matrix
-test-matrix: bootstrap
+test-matrix: bootstrap-test
 	@MATRIX='$(MATRIX)' PYTHONS='$(PYTHONS)' scripts/test-matrix.sh
 
 # Opt-in tests against the real Copy.ai API (tests/test_live.py says what to set).
 .PHONY: test-live test-live-cleanup
-test-live: bootstrap
+test-live: bootstrap-test
 	@$(ENV) pytest -m live tests/test_live.py -rs
 
-test-live-cleanup: bootstrap
+test-live-cleanup: bootstrap-test
 	@$(ENV) python tests/test_live.py --cleanup

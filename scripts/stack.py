@@ -3,13 +3,24 @@
     python scripts/stack.py up|preview|refresh|destroy|outputs [--stack dev]
     python scripts/stack.py emulator|emulator-stop
 
-Each operation is the `pulumi` command run in the repository (the project directory) on the stack
-(`dev` unless --stack or PULUMI_STACK says otherwise; created if missing), printing the engine's own
-output: `up`, `refresh` and `destroy` with --yes --skip-preview, `preview` with --diff. Unless
-`copyai:baseUrl` is set in the stack config or COPYAI_BASE_URL in the environment, the local Copy.ai
-emulator (and a receiver for its events) is started in the background first and the provider is
-pointed at it through the environment, so nothing about the emulator is written into the stack. The
-same by hand: `source scripts/env.sh && make emulator && COPYAI_BASE_URL=... pulumi up`.
+Each operation is the `pulumi` command run in the repository (the project directory) on the stack `dev`
+unless --stack or PULUMI_STACK names another, printing the engine's own output.
+
+A stack is bound to one API, recorded in its own config (`copyai:baseUrl` in Pulumi.<stack>.yaml), which the
+provider reads before the COPYAI_* environment; `make` never changes it behind your back and says which API
+it uses:
+- the demo stack `dev` is the only one `make` creates, bound to the local emulator (its URL and key, as a
+  secret, in its config); a `dev` made by an older `make` (no copyai:baseUrl) gets them recorded, with a message;
+- any other stack must exist (a mistyped PULUMI_STACK fails, naming the stacks there are) and have
+  copyai:baseUrl in its config;
+- COPYAI_BASE_URL in the environment that differs from the stack's copyai:baseUrl is refused;
+- the emulator (and a receiver for its events) is started in the background only when the stack's
+  copyai:baseUrl is the local emulator's URL, http://127.0.0.1:$COPYAI_EMULATOR_PORT/api.
+
+`up`, `refresh` and `destroy` preview and ask before changing anything (the CLI asks, at a terminal), except
+on the demo stack `dev` against the local emulator, or with YES=1 in the environment (or `make ... YES=1`).
+Without a terminal and without YES=1 they run the preview only, change nothing and exit non-zero. `preview`
+runs with --diff.
 
 Ports: COPYAI_EMULATOR_PORT (default 8787) and COPYAI_RECEIVER_PORT (default 8788). What this
 script starts is recorded in .state/ (pid files, logs, the emulator's SQLite file) and stopped by
@@ -22,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,6 +41,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import requests
 
@@ -37,6 +50,7 @@ STATE = ROOT / ".state"
 EMULATOR_PORT = int(os.environ.get("COPYAI_EMULATOR_PORT") or "8787")
 RECEIVER_PORT = int(os.environ.get("COPYAI_RECEIVER_PORT") or "8788")
 EMULATOR_KEY = "emulator-key"
+DEMO_STACK = "dev"  # the demo stack: made by `make` itself, bound to the local emulator
 DEFAULT_RECEIVER_URL = "http://127.0.0.1:8788/copyai"  # Pulumi.yaml's default for `receiverUrl`
 
 OPERATIONS = {
@@ -287,15 +301,30 @@ def pulumi(*args: str, env: dict[str, str] | None = None, capture: bool = True) 
                           env={**os.environ, **(env or {})})
 
 
-def select_stack(name: str) -> None:
-    done = pulumi("stack", "select", name, "--create", "--non-interactive")
+def checked(*args: str) -> str:
+    """`pulumi <args>`'s stdout; a failure stops the run with the CLI's message."""
+    done = pulumi(*args)
     if done.returncode != 0:
-        sys.exit(f"pulumi stack select {name} --create failed:\n{done.stderr.strip()}")
+        sys.exit(f"`pulumi {' '.join(args)}` failed:\n{done.stderr.strip()}")
+    return done.stdout
 
 
-def config_value(stack: str, key: str) -> str | None:
-    done = pulumi("config", "get", key, "--stack", stack)
-    return done.stdout.strip() if done.returncode == 0 else None
+def existing_stacks() -> list[str]:
+    """The project's stacks in the backend, by name."""
+    return [str(entry["name"]) for entry in json.loads(checked("stack", "ls", "--json") or "[]")]
+
+
+def short(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The stack's config as `pulumi config --json` shows it (secrets without their values)."""
+    return dict(json.loads(checked("config", "--json", "--stack", stack) or "{}"))
+
+
+def same_url(a: str, b: str) -> bool:
+    return a.strip().rstrip("/") == b.strip().rstrip("/")
 
 
 def run_pulumi(args: list[str], env: dict[str, str]) -> int:
@@ -308,10 +337,134 @@ def run_pulumi(args: list[str], env: dict[str, str]) -> int:
             continue
 
 
+# -- which API a stack talks to ---------------------------------------------------------------------
+LOCAL_URL = f"{EMULATOR.url}/api"  # the local emulator's base URL, as `make` starts it
+LOOPBACK_API = re.compile(r"^http://127\.0\.0\.1:(\d+)/api/?$")
+
+
+def config_file(stack: str) -> str:
+    return f"Pulumi.{short(stack)}.yaml"
+
+
+def refuse(message: str) -> NoReturn:
+    sys.exit(f"[make] {message}")
+
+
+def ensure_stack(stack: str) -> dict[str, Any]:
+    """Select `stack`, creating it only when it is the demo stack (bound to the local emulator); its config."""
+    names = existing_stacks()
+    if stack in names or short(stack) in map(short, names):
+        checked("stack", "select", stack, "--non-interactive")
+        return stack_config(stack)
+    if stack != DEMO_STACK:
+        listed = ", ".join(sorted(names)) or "none yet"
+        refuse(f"Stack {stack!r} does not exist (this project's stacks: {listed}), and `make` creates only the demo "
+               f"stack {DEMO_STACK!r} by itself. Check PULUMI_STACK for a typo; to create {stack!r} on purpose:\n"
+               f"    pulumi stack init {stack}\n"
+               f"    pulumi config set copyai:baseUrl https://api.copy.ai/api --stack {stack}   # the API it manages\n"
+               f"then run `make` again (README: Configuration, With a real key).")
+    env_url = os.environ.get("COPYAI_BASE_URL")
+    if env_url and not same_url(env_url, LOCAL_URL):
+        refuse_env_url(stack, env_url, LOCAL_URL, creating=True)
+    checked("stack", "init", stack, "--non-interactive")
+    record_emulator(stack, {})
+    say(f"Created the demo stack {stack!r}, bound to the local Copy.ai emulator: copyai:baseUrl {LOCAL_URL} and its "
+        f"key (secret) are in its config ({config_file(stack)}).")
+    return stack_config(stack)
+
+
+def record_emulator(stack: str, config: dict[str, Any]) -> None:
+    checked("config", "set", "copyai:baseUrl", LOCAL_URL, "--stack", stack)
+    if "copyai:apiKey" not in config:
+        checked("config", "set", "--secret", "copyai:apiKey", EMULATOR_KEY, "--stack", stack)
+
+
+def refuse_env_url(stack: str, env_url: str, stack_url: str, creating: bool = False) -> NoReturn:
+    bound = ("would be created bound to the local emulator at" if creating
+             else f"is bound to {stack_url} (copyai:baseUrl in its config, {config_file(stack)}), which the provider "
+                  f"uses before COPYAI_BASE_URL. Its webhooks were registered at")
+    where = f" {stack_url}" if creating else " that API"
+    refuse(f"COPYAI_BASE_URL is {env_url} in your environment, but stack {stack!r} {bound}{where}. "
+           f"`make` never switches a stack's API, so nothing was run. Either\n"
+           f"  - run stack {stack!r} against {stack_url}: `unset COPYAI_BASE_URL`, then `make` again; or\n"
+           f"  - manage webhooks at {env_url} in a stack of their own (README: With a real key):\n"
+           f"        pulumi stack init prod\n"
+           f"        pulumi config set copyai:baseUrl {env_url} --stack prod\n"
+           f"        PULUMI_STACK=prod make up"
+           + ("" if creating else
+              f"\n  - or move stack {stack!r} to {env_url} deliberately, only if its webhooks are there too: "
+              f"`pulumi config set copyai:baseUrl {env_url} --stack {stack}`"))
+
+
+def stack_api(stack: str, config: dict[str, Any]) -> str:
+    """The stack's base URL from its config; adopts the emulator for a demo stack made by an older `make`."""
+    env_url = os.environ.get("COPYAI_BASE_URL")
+    configured = (config.get("copyai:baseUrl") or {}).get("value")
+    if configured:
+        if env_url and not same_url(env_url, configured):
+            refuse_env_url(stack, env_url, configured)
+        return str(configured)
+    if stack != DEMO_STACK:
+        refuse(f"Stack {stack!r} has no copyai:baseUrl in its config, so the API it talks to would depend on the "
+               f"shell (COPYAI_BASE_URL{' = ' + env_url if env_url else ' unset: the default'}). Record the API its "
+               f"webhooks are at, then run `make` again:\n"
+               f"    pulumi config set copyai:baseUrl https://api.copy.ai/api --stack {stack}\n"
+               f"(or the URL of another API, e.g. a Copy.ai emulator's http://127.0.0.1:<port>/api).")
+    if env_url and not same_url(env_url, LOCAL_URL):
+        refuse(f"Stack {stack!r} has no copyai:baseUrl in its config: an earlier `make` pointed it at the local "
+               f"emulator through the environment, unless COPYAI_BASE_URL was set, as it is now ({env_url}). "
+               f"Say where its webhooks are, then run `make` again:\n"
+               f"  - at {env_url}: `pulumi config set copyai:baseUrl {env_url} --stack {stack}` (better: a stack "
+               f"of its own for a real API, README: With a real key);\n"
+               f"  - at the local emulator: `unset COPYAI_BASE_URL` (`make` then records {LOCAL_URL} in its config).")
+    record_emulator(stack, config)
+    say(f"Stack {stack!r} had no copyai:baseUrl in its config (made by an earlier `make`, which pointed it at the "
+        f"local emulator through the environment): recorded the emulator's {LOCAL_URL} and key in "
+        f"{config_file(stack)}, so its API no longer depends on the shell. If its webhooks are at another API, set "
+        f"that instead: pulumi config set copyai:baseUrl <url> --stack {stack}")
+    return LOCAL_URL
+
+
+def key_source(stack: str, config: dict[str, Any], local: bool) -> tuple[str, dict[str, str]]:
+    """Where the provider gets its key (to say so), and the environment to add."""
+    if "copyai:apiKey" in config:
+        if os.environ.get("COPYAI_API_KEY"):
+            say(f"Note: COPYAI_API_KEY in your environment is not used: stack {stack!r} has copyai:apiKey in its "
+                f"config, which the provider reads first.")
+        return f"copyai:apiKey in its config ({config_file(stack)})", {}
+    if os.environ.get("COPYAI_API_KEY"):
+        return "COPYAI_API_KEY from your environment", {}
+    if local:
+        return f"the emulator's key {EMULATOR_KEY!r}", {"COPYAI_API_KEY": EMULATOR_KEY}
+    refuse(f"Stack {stack!r} has no API key: export COPYAI_API_KEY=<your key> (stored nowhere), or keep it "
+           f"encrypted in the stack config under a passphrase of your own: "
+           f"`pulumi config set --secret copyai:apiKey <your key> --stack {stack}` (README: With a real key).")
+
+
+def interactive() -> bool:
+    """Whether the CLI can ask (its own test: a terminal on stdin and stdout, and not CI)."""
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false")
+    return sys.stdin.isatty() and sys.stdout.isatty() and not ci
+
+
+def plan(command: str, stack: str, demo: bool) -> tuple[list[str], bool]:
+    """The CLI's arguments for `command`, and whether they only preview because nobody could be asked."""
+    if command in ("preview", "outputs"):
+        return [*OPERATIONS[command], "--stack", stack], False
+    if demo:  # the demo stack on the local emulator: at once, as before
+        return [command, "--yes", "--skip-preview", "--stack", stack], False
+    if os.environ.get("YES", "").lower() in ("1", "y", "yes", "true"):
+        return [command, "--yes", "--stack", stack], False  # previews, then goes ahead
+    if interactive():
+        return [command, "--stack", stack], False  # previews, then the CLI asks
+    only = ["preview", "--diff"] if command == "up" else [command, "--preview-only"]
+    return [*only, "--stack", stack], True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=[*OPERATIONS, "emulator", "emulator-stop"])
-    parser.add_argument("--stack", default=os.environ.get("PULUMI_STACK") or "dev")
+    parser.add_argument("--stack", default=os.environ.get("PULUMI_STACK") or DEMO_STACK)
     args = parser.parse_args()
     if args.command == "emulator-stop":
         stop_emulator()
@@ -324,26 +477,50 @@ def main() -> None:
               f"COPYAI_API_KEY={EMULATOR_KEY}")
         return
 
-    select_stack(args.stack)
-    env: dict[str, str] = {}
+    stack = args.stack
+    config = ensure_stack(stack)
+    if args.command == "outputs":
+        sys.exit(run_pulumi([*OPERATIONS["outputs"], "--stack", stack], {}))
+    base_url = stack_api(stack, config)
+    local = same_url(base_url, LOCAL_URL)
+    if stack == DEMO_STACK and not local and (match := LOOPBACK_API.match(base_url)):
+        refuse(f"Stack {stack!r} is bound to the local emulator on port {match[1]} ({base_url}), but "
+               f"COPYAI_EMULATOR_PORT says {EMULATOR_PORT}: run with COPYAI_EMULATOR_PORT={match[1]} (the port "
+               f"its webhooks are at), or unset it if you set it by mistake.")
+    demo = stack == DEMO_STACK and local
+    key, env = key_source(stack, config, local)
     left = ""
-    configured = config_value(args.stack, "copyai:baseUrl")
-    if args.command != "outputs" and not configured and not os.environ.get("COPYAI_BASE_URL"):
-        env, left = start_emulator()
-        say(f"Using the local Copy.ai emulator at {env['COPYAI_BASE_URL']} (not written into the stack)")
-        if RECEIVER_PORT != 8788 and config_value(args.stack, "receiverUrl") in (None, DEFAULT_RECEIVER_URL):
+    if local:
+        _, left = start_emulator()
+        say(f"Stack {stack!r}: the local Copy.ai emulator at {base_url} (copyai:baseUrl in {config_file(stack)}), "
+            f"key: {key}")
+        receiver = (config.get("copyai-webhooks:receiverUrl") or {}).get("value")
+        if RECEIVER_PORT != 8788 and receiver in (None, DEFAULT_RECEIVER_URL):
             say(f"Note: the stack's receiverUrl is {DEFAULT_RECEIVER_URL}; for events to reach the receiver on "
                 f"port {RECEIVER_PORT}: pulumi config set receiverUrl http://127.0.0.1:{RECEIVER_PORT}/copyai")
-    elif args.command != "outputs":
-        say(f"Using the Copy.ai API at {configured or os.environ['COPYAI_BASE_URL']}")
+    else:
+        say(f"Stack {stack!r}: the Copy.ai API at {base_url} (copyai:baseUrl in {config_file(stack)}), key: {key}")
 
-    cmd = [*OPERATIONS[args.command], "--stack", args.stack]
+    cmd, preview_only = plan(args.command, stack, demo)
+    asks = args.command in ("up", "refresh", "destroy") and not preview_only and "--yes" not in cmd
+    if asks:
+        say(f"`pulumi {args.command}` previews the changes and asks before making them.")
     code = run_pulumi(cmd, env)
     if left:
         say(left)
     if code != 0:
-        say(f"`pulumi {' '.join(cmd)}` failed (exit {code}); the engine's diagnostics are above.")
+        if asks:
+            say(f"`pulumi {' '.join(cmd)}` exited {code}: if you answered no, nothing was changed; otherwise the "
+                f"engine's diagnostics are above.")
+        else:
+            say(f"`pulumi {' '.join(cmd)}` failed (exit {code}); the engine's diagnostics are above.")
         sys.exit(code)
+    if preview_only:
+        variable = "" if stack == DEMO_STACK else f"PULUMI_STACK={stack} "
+        refuse(f"Nothing was changed: the above is only the preview of `make {args.command}` on stack {stack!r} "
+               f"({base_url}). `make` asks before changing a stack other than the demo stack on the local emulator, "
+               f"and there is no terminal to ask at. To go ahead, re-run with YES=1:\n"
+               f"    YES=1 {variable}make {args.command}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@ persistence, event delivery and each fault mode."""
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -265,3 +268,27 @@ def test_body_faults_and_probabilistic_faults(emu: Emulator) -> None:
     assert emu.admin("GET", "/faults") == {"faults": []}
     bad = requests.post(f"{emu.url}/_admin/faults", json={"mode": "explode"}, timeout=5)
     assert bad.status_code == 422 and "mode must be one of" in bad.json()["details"]["fault"]
+
+
+# -- copyai-receiver ---------------------------------------------------------------------------
+def test_the_receiver_says_listening_only_once_bound_and_names_a_taken_port() -> None:
+    exe = str(Path(sys.executable).parent / "copyai-receiver")
+    proc = subprocess.Popen([exe, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.fullmatch(r"copyai-receiver listening on http://127\.0\.0\.1:(\d+)\n", line)
+        assert match, line
+        port = int(match[1])
+        # bound when it says so: an event is received at once, without waiting for the server
+        assert requests.post(f"http://127.0.0.1:{port}/done", json={"type": "x"}, timeout=10).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{port}/_events", timeout=10).json()["events"][0]["path"] == "/done"
+
+        taken = subprocess.run([exe, "--port", str(port)], capture_output=True, text=True, timeout=60, check=False)
+        assert taken.returncode != 0
+        assert "listening" not in taken.stderr and "Traceback" not in taken.stderr
+        assert f"copyai-receiver: cannot listen on 127.0.0.1:{port}: Address already in use" in taken.stderr
+        assert "choose another port, e.g. --port 0" in taken.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -281,3 +281,17 @@ def test_quirks_at_start_and_bad_quirks() -> None:
             resp = requests.post(f"{emu.url}/_admin/quirks", json=body, timeout=5)
             assert resp.status_code == 422 and "quirks" in resp.json()["details"], body
         assert requests.post(f"{emu.url}/_admin/quirks", data=b"[]", timeout=5).status_code == 400
+
+
+def test_remaining_credits_is_the_route_that_says_what_it_sets_and_the_old_name_still_works(emu: Emulator) -> None:
+    assert emu.remaining_credits() == {"remaining": None, "run_cost": 1, "used": 0, "limit_reached": False}
+    assert emu.set_remaining_credits(1) == {"remaining": 1, "run_cost": 1, "used": 0, "limit_reached": False}
+    assert start(emu).status_code == 200
+    assert start(emu).json()["errorCode"] == "WORKFLOW_CREDIT_LIMIT_REACHED"
+    assert emu.remaining_credits() == {"remaining": 0, "run_cost": 1, "used": 1, "limit_reached": True}
+    assert emu.credits() == {"credits": 0, "run_cost": 1, "used": 1, "limit_reached": True}  # the same, by its old name
+    assert emu.set_credits(2)["credits"] == 2 and emu.remaining_credits()["remaining"] == 2
+    bad = requests.post(f"{emu.url}/_admin/remaining-credits", json={"remaining": -1}, timeout=5)
+    assert bad.status_code == 422 and bad.json()["details"] == {"remaining": "remaining must be a number >= 0 or null"}
+    emu.set_remaining_credits(None)
+    assert start(emu).status_code == 200

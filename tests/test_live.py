@@ -30,6 +30,7 @@ import requests
 from pulumi_copyai import core
 from pulumi_copyai.client import CopyAIClient
 from pulumi_copyai.core import Declared, Lifecycle
+from pulumi_copyai.errors import CopyAIAuthError, CopyAIError, CopyAINotFoundError
 from pulumi_copyai.journal import Journal
 from pulumi_copyai.ownership import Workspace
 from pulumi_copyai.ratelimit import RateGate
@@ -52,6 +53,10 @@ class Live:
         return f"{base.rstrip('/')}/{self.run}/{path}"
 
 
+SETTINGS = ("the live tests read COPYAI_LIVE_API_KEY and COPYAI_LIVE_BASE_URL (default "
+            f"{DEFAULT_BASE_URL}), not copyai:apiKey, copyai:baseUrl or COPYAI_API_KEY/COPYAI_BASE_URL")
+
+
 def _client() -> CopyAIClient | None:
     key = os.environ.get("COPYAI_LIVE_API_KEY")
     if not key:
@@ -60,21 +65,44 @@ def _client() -> CopyAIClient | None:
                         gate=RateGate())
 
 
+def unusable(client: CopyAIClient, exc: CopyAIError) -> str:
+    """Why the live settings cannot be used, naming the variables to fix (the client's own message names the
+    provider's settings, which these tests do not read)."""
+    if isinstance(exc, CopyAIAuthError):
+        cause = (f"{client.base_url} rejected the key in COPYAI_LIVE_API_KEY (HTTP {exc.status}): set it to a valid "
+                 "key of the workspace")
+    elif isinstance(exc, CopyAINotFoundError):
+        cause = (f"{client.base_url}/webhook is not found (HTTP 404): COPYAI_LIVE_BASE_URL must be the API's base URL, "
+                 f"ending in /api, e.g. {DEFAULT_BASE_URL}")
+    else:
+        cause = f"listing the webhooks at {client.base_url} failed: HTTP {exc.status or '-'}: {exc.message}"
+    return f"live tests: {cause}; {SETTINGS}. Nothing was registered."
+
+
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
     client = _client()
     if client is None:
         pytest.skip("live tests: set COPYAI_LIVE_API_KEY (and COPYAI_LIVE_BASE_URL if not api.copy.ai; "
                     "COPYAI_LIVE_WORKFLOW_ID and COPYAI_LIVE_RECEIVER_URL for workflow runs)")
+    try:
+        client.scan_webhooks()  # the key and URL work, before anything is registered (and needs removing)
+    except CopyAIError as exc:
+        pytest.fail(unusable(client, exc), pytrace=False)
     ctx = Live(client, f"{MARKER}-{uuid.uuid4().hex[:12]}", os.environ.get("COPYAI_LIVE_RECEIVER_URL"),
                os.environ.get("COPYAI_LIVE_WORKFLOW_ID"))
     try:
         yield ctx
     finally:  # whatever happened, nothing of this run stays registered
-        for hook in client.scan_webhooks().webhooks:
-            if ctx.run in hook.url:
-                client.delete_webhook(hook.id)
-        assert not [h for h in client.scan_webhooks().webhooks if ctx.run in h.url], "a live webhook was left"
+        try:
+            for hook in client.scan_webhooks().webhooks:
+                if ctx.run in hook.url:
+                    client.delete_webhook(hook.id)
+            left = [h for h in client.scan_webhooks().webhooks if ctx.run in h.url]
+        except CopyAIError as exc:
+            pytest.fail(f"removing this run's webhooks (URLs with {ctx.run}) failed: {exc}; remove them with "
+                        "`make test-live-cleanup` (same COPYAI_LIVE_* settings)", pytrace=False)
+        assert not left, f"a live webhook was left: `make test-live-cleanup` removes it ({ctx.run})"
 
 
 def _process(client: CopyAIClient, journal_dir: Path) -> Lifecycle:
@@ -89,8 +117,9 @@ def test_lifecycle_create_read_list_replace_drift_delete_adopt(live: Live, tmp_p
     declared = Declared(live.url("completed"), "workflowRun.completed")
     hook = lifecycle.create(declared)
     assert hook.url == declared.url and hook.event_type == "workflowRun.completed" and hook.workflow_id is None
-    assert lifecycle.read(hook.id, {"url": declared.url}) == {
-        "url": declared.url, "event_type": "workflowRun.completed", "workflow_id": None}
+    assert lifecycle.read(hook.id, {"url": declared.url}) == {  # with the API that registered it (its origin)
+        "url": declared.url, "event_type": "workflowRun.completed", "workflow_id": None,
+        **live.client.origin.outputs()}
     listed = [h for h in live.client.scan_webhooks().webhooks if h.id == hook.id]
     assert len(listed) == 1 and listed[0].matches(declared.url, "workflowRun.completed", None)
 
@@ -118,9 +147,12 @@ def test_lifecycle_create_read_list_replace_drift_delete_adopt(live: Live, tmp_p
     live.client.delete_webhook(existing.id)
 
 
-def test_a_workflow_run_reaches_the_receiver(live: Live) -> None:
-    if not (live.receiver and live.workflow_id):
+def test_a_workflow_run_reaches_the_receiver(request: pytest.FixtureRequest) -> None:
+    if not (os.environ.get("COPYAI_LIVE_RECEIVER_URL") and os.environ.get("COPYAI_LIVE_WORKFLOW_ID")):
+        # skipped before the `live` fixture is set up, so a skip never reaches the API (nor its teardown)
         pytest.skip("workflow runs: set COPYAI_LIVE_WORKFLOW_ID and COPYAI_LIVE_RECEIVER_URL (costs credits)")
+    live: Live = request.getfixturevalue("live")
+    assert live.receiver and live.workflow_id
     hook = live.client.register_webhook(live.url("runs"), "workflowRun.completed", live.workflow_id)
     resp = requests.post(f"{live.client.base_url}/workflow/{live.workflow_id}/run",
                          headers={"x-copy-ai-api-key": os.environ["COPYAI_LIVE_API_KEY"]},
@@ -146,7 +178,10 @@ def cleanup() -> int:
     client = _client()
     if client is None:
         sys.exit("set COPYAI_LIVE_API_KEY (and COPYAI_LIVE_BASE_URL) to clean up after live tests")
-    leftovers = [h for h in client.scan_webhooks().webhooks if MARKER in h.url]
+    try:
+        leftovers = [h for h in client.scan_webhooks().webhooks if MARKER in h.url]
+    except CopyAIError as exc:
+        sys.exit(unusable(client, exc))
     for hook in leftovers:
         client.delete_webhook(hook.id)
         print(f"removed {hook.id} ({hook.event_type})")

@@ -51,3 +51,27 @@ def test_live_tests_skip_with_one_line_saying_what_to_set() -> None:
                           check=False, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "set COPYAI_LIVE_API_KEY" in done.stdout and "2 skipped" in done.stdout
+
+
+def test_a_bad_key_or_url_names_the_live_settings_and_a_skipped_test_has_no_teardown_error() -> None:
+    with Emulator(api_key=KEY) as emu:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COPYAI_LIVE_")}
+        for settings, cause in (
+            ({"COPYAI_LIVE_API_KEY": "not-the-key", "COPYAI_LIVE_BASE_URL": emu.base_url},
+             f"{emu.base_url} rejected the key in COPYAI_LIVE_API_KEY (HTTP 401)"),
+            ({"COPYAI_LIVE_API_KEY": KEY, "COPYAI_LIVE_BASE_URL": emu.url},  # without /api
+             "COPYAI_LIVE_BASE_URL must be the API's base URL, ending in /api"),
+        ):
+            done = subprocess.run([sys.executable, "-m", "pytest", "-m", "live", "tests/test_live.py", "-q", "-rs",
+                                   "-p", "no:cacheprovider"], cwd=REPO, env={**env, **settings}, text=True,
+                                  capture_output=True, check=False, timeout=300)
+            out = done.stdout + done.stderr
+            assert done.returncode != 0, out
+            assert cause in out and "the live tests read COPYAI_LIVE_API_KEY and COPYAI_LIVE_BASE_URL" in out, out
+            assert "1 error" in out and "1 skipped" in out, out  # the workflow-run test: skipped, and only that
+            assert "teardown" not in out.lower() and "Traceback" not in out, out
+
+            cleanup = run_live(settings, "tests/test_live.py", "--cleanup")
+            assert cleanup.returncode != 0 and cause in cleanup.stderr, cleanup.stderr
+            assert "Traceback" not in cleanup.stderr
+        assert emu.webhooks() == []

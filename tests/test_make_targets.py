@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pexpect
 import pytest
 import requests
 
@@ -242,3 +243,139 @@ def test_make_up_warns_when_the_receiver_port_is_taken_and_goes_on(checkout: Che
             f"(pid {os.getpid()}:") in up.stderr
     assert len(checkout.webhooks()) == 5
     assert set(checkout.recorded_pids()) == {f"emulator-{checkout.emulator_port}"}
+
+
+# -- a stack is bound to the API in its own config ---------------------------------------------------
+def config_file(checkout: Checkout, stack: str) -> str:
+    return (checkout.root / f"Pulumi.{stack}.yaml").read_text()
+
+
+def stacks(checkout: Checkout) -> list[str]:
+    done = subprocess.run(["pulumi", "stack", "ls", "--json"], cwd=checkout.root, env=checkout.env, text=True,
+                          capture_output=True, timeout=60, check=True)
+    return sorted(s["name"] for s in json.loads(done.stdout))
+
+
+def recorded(checkout: Checkout, stack: str) -> set[str]:
+    """The webhook ids in the stack's state."""
+    done = subprocess.run(["pulumi", "stack", "export", "--stack", stack], cwd=checkout.root, env=checkout.env,
+                          text=True, capture_output=True, timeout=60, check=True)
+    return {r["id"] for r in json.loads(done.stdout)["deployment"].get("resources") or []
+            if r["type"] == "pulumi-python:dynamic/copyai:CopyAIWebhook"}
+
+
+def bind(checkout: Checkout, stack: str, emu: Emulator) -> None:
+    """A stack of its own for `emu` (standing in for Copy.ai), as the README's walkthrough makes one."""
+    for args in (("stack", "init", stack), ("config", "set", "copyai:baseUrl", emu.base_url, "--stack", stack)):
+        subprocess.run(["pulumi", *args], cwd=checkout.root, env=checkout.env, text=True, capture_output=True,
+                       timeout=60, check=True)
+
+
+def test_the_demo_stack_records_the_emulator_and_refuses_another_api_from_the_shell(checkout: Checkout) -> None:
+    local = f"http://127.0.0.1:{checkout.emulator_port}/api"
+    with Emulator(api_key="copyai-stand-in") as other:
+        # the demo stack never starts against another API from the shell: refused before it is created
+        up = checkout.make("up", COPYAI_BASE_URL=other.base_url)
+        assert up.returncode != 0 and stacks(checkout) == []
+        assert f"COPYAI_BASE_URL is {other.base_url} in your environment, but stack 'dev' would be created" in up.stderr
+
+        up = checkout.make("up", COPYAI_API_KEY="a-real-key-in-the-shell")
+        assert up.returncode == 0, output(up)
+        assert "Created the demo stack 'dev', bound to the local Copy.ai emulator" in up.stderr
+        assert f"Stack 'dev': the local Copy.ai emulator at {local} (copyai:baseUrl in Pulumi.dev.yaml)" in up.stderr
+        assert "COPYAI_API_KEY in your environment is not used" in up.stderr
+        config = config_file(checkout, "dev")
+        assert f"copyai:baseUrl: {local}" in config and re.search(r"copyai:apiKey:\n\s+secure: ", config)
+        hooks = {h["id"] for h in checkout.webhooks()}
+        assert len(hooks) == 5
+
+        # another API in the shell: refused, naming both and what to do; nothing dropped, nothing asked of either
+        for target in ("refresh", "destroy", "up", "preview"):
+            switched = checkout.make(target, COPYAI_BASE_URL=other.base_url)
+            assert switched.returncode != 0, output(switched)
+            assert (f"COPYAI_BASE_URL is {other.base_url} in your environment, but stack 'dev' is bound to {local} "
+                    f"(copyai:baseUrl in its config, Pulumi.dev.yaml)") in switched.stderr
+            assert "unset COPYAI_BASE_URL" in switched.stderr and "pulumi stack init prod" in switched.stderr
+            assert "Refreshing" not in switched.stdout and "Destroying" not in switched.stdout
+        assert {h["id"] for h in checkout.webhooks()} == hooks and recorded(checkout, "dev") == hooks
+        assert other.requests() == []
+        same = checkout.make("preview", COPYAI_BASE_URL=local + "/")  # the same API is fine
+        assert same.returncode == 0, output(same)
+
+        # a dev stack made by an older `make` (no copyai:baseUrl, ids from the emulator) adopts the emulator
+        checkout.pulumi("config", "rm", "copyai:baseUrl")
+        checkout.pulumi("config", "rm", "copyai:apiKey")
+        refused = checkout.make("refresh", COPYAI_BASE_URL=other.base_url)
+        assert refused.returncode != 0 and "Say where its webhooks are" in refused.stderr
+        assert "copyai:baseUrl" not in config_file(checkout, "dev")
+        refresh = checkout.make("refresh")
+        assert refresh.returncode == 0, output(refresh)
+        assert "Stack 'dev' had no copyai:baseUrl in its config (made by an earlier `make`" in refresh.stderr
+        assert re.search(r"Resources:\n\s+7 unchanged", refresh.stdout), refresh.stdout
+        assert f"copyai:baseUrl: {local}" in config_file(checkout, "dev")
+        assert {h["id"] for h in checkout.webhooks()} == hooks and other.requests() == []
+
+
+def test_make_creates_no_stack_but_dev_and_needs_each_other_stack_to_name_its_api(checkout: Checkout) -> None:
+    checkout.pulumi("stack", "init")  # dev
+    subprocess.run(["pulumi", "stack", "init", "prod"], cwd=checkout.root, env=checkout.env, capture_output=True,
+                   timeout=60, check=True)
+    typo = checkout.make("up", PULUMI_STACK="prdo")
+    assert typo.returncode != 0
+    assert "Stack 'prdo' does not exist (this project's stacks: dev, prod)" in typo.stderr
+    assert "pulumi stack init prdo" in typo.stderr and "Check PULUMI_STACK" in typo.stderr
+    assert stacks(checkout) == ["dev", "prod"]
+
+    unbound = checkout.make("preview", PULUMI_STACK="prod", COPYAI_BASE_URL="https://api.copy.ai/api")
+    assert unbound.returncode != 0
+    assert "Stack 'prod' has no copyai:baseUrl in its config" in unbound.stderr
+    assert "pulumi config set copyai:baseUrl https://api.copy.ai/api --stack prod" in unbound.stderr
+    assert checkout.recorded_pids() == {}  # no emulator for it
+
+
+def test_a_stack_other_than_dev_previews_and_asks_and_changes_nothing_unanswered(checkout: Checkout) -> None:
+    with Emulator(api_key="copyai-stand-in") as copyai:
+        bind(checkout, "prod", copyai)
+        env = {"PULUMI_STACK": "prod", "COPYAI_API_KEY": "copyai-stand-in"}
+        up = checkout.make("up", **env)  # no terminal (stdin is not one), no YES=1
+        assert up.returncode != 0, output(up)
+        assert f"Stack 'prod': the Copy.ai API at {copyai.base_url} (copyai:baseUrl in Pulumi.prod.yaml), key: " \
+               "COPYAI_API_KEY from your environment" in up.stderr
+        assert re.search(r"Resources:\n\s+\+ 7 to create", up.stdout), up.stdout
+        assert "Nothing was changed" in up.stderr and "YES=1 PULUMI_STACK=prod make up" in up.stderr
+        assert copyai.webhooks() == [] and checkout.recorded_pids() == {}  # nor was the local emulator started
+
+        up = checkout.make("up", YES="1", **env)
+        assert up.returncode == 0, output(up)
+        hooks = {h["id"] for h in copyai.webhooks()}
+        assert len(hooks) == 5
+
+        # the shell's COPYAI_BASE_URL cannot move it elsewhere (the other direction: to the local emulator)
+        moved = checkout.make("refresh", COPYAI_BASE_URL=f"http://127.0.0.1:{checkout.emulator_port}/api", **env)
+        assert moved.returncode != 0
+        assert f"but stack 'prod' is bound to {copyai.base_url}" in moved.stderr
+        assert checkout.recorded_pids() == {}
+
+        for target in ("refresh", "destroy"):
+            unanswered = checkout.make(target, **env)
+            assert unanswered.returncode != 0, output(unanswered)
+            assert f"YES=1 PULUMI_STACK=prod make {target}" in unanswered.stderr
+        assert {h["id"] for h in copyai.webhooks()} == hooks and recorded(checkout, "prod") == hooks
+
+        # at a terminal the CLI asks; "no" changes nothing
+        child = pexpect.spawn("make", ["--no-print-directory", "-o", "bootstrap", "destroy"], cwd=str(checkout.root),
+                              env={**checkout.env, **env}, encoding="utf-8", dimensions=(60, 200), timeout=120)
+        child.expect(r"Do you want to perform this destroy\?")
+        time.sleep(0.3)
+        child.send("no")
+        time.sleep(0.3)
+        child.send("\r")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus != 0 and "confirmation declined" in str(child.before)
+        assert "if you answered no, nothing was changed" in str(child.before)
+        assert {h["id"] for h in copyai.webhooks()} == hooks and recorded(checkout, "prod") == hooks
+
+        destroy = checkout.make("destroy", YES="1", **env)
+        assert destroy.returncode == 0, output(destroy)
+        assert copyai.webhooks() == []

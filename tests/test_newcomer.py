@@ -50,6 +50,10 @@ def test_a_key_under_the_demo_passphrase_is_refused(example: tuple[Project, Emul
     assert "pulumi config rm copyai:apiKey" in out and KEY not in out
     assert emu.requests() == []
 
+    # the key of an emulator on this machine is fine so (the demo stack `dev` of `make` keeps it so)
+    project.run("config", "set", "copyai:baseUrl", emu.base_url, "--stack", "dev")
+    project.run("preview", "--stack", "dev")
+
 
 def test_a_key_under_a_passphrase_of_your_own_works(example: tuple[Project, Emulator]) -> None:
     project, emu = example
@@ -62,3 +66,25 @@ def test_a_key_under_a_passphrase_of_your_own_works(example: tuple[Project, Emul
     assert "created" in up.stdout and len(emu.webhooks()) == 5
     project.run("destroy", "--yes", "--skip-preview", "--stack", "prod")
     assert emu.webhooks() == []
+
+
+def test_an_extra_webhook_with_event_type_names_the_field_and_the_fix(example: tuple[Project, Emulator]) -> None:
+    project, emu = example
+    project.run("stack", "init", "dev")
+    for field, value in (("name", "audit"), ("url", "https://audit.example.com/copyai"),
+                         ("event_type", "workflowRun.completed")):
+        project.run("config", "set", "--path", f"extraWebhooks[0].{field}", value, "--stack", "dev")
+    preview = project.run("preview", "--stack", "dev", check=False)
+    out = preview.stdout + preview.stderr
+    assert preview.returncode != 0
+    assert ("copyai-webhooks:extraWebhooks[0] has the field 'event_type', which is not one of name, url, eventType, "
+            "workflowId: did you mean 'eventType'?") in out, out
+    assert ("pulumi config rm --path 'extraWebhooks[0].event_type' && "
+            "pulumi config set --path 'extraWebhooks[0].eventType' workflowRun.completed") in out, out
+    assert "KeyError" not in out and "Traceback" not in out
+    assert emu.webhooks() == []
+
+    project.run("config", "rm", "--path", "extraWebhooks[0].event_type", "--stack", "dev")
+    missing = project.run("preview", "--stack", "dev", check=False)
+    assert "copyai-webhooks:extraWebhooks[0] has no 'eventType': pulumi config set --path " \
+           "'extraWebhooks[0].eventType' <value>" in missing.stdout + missing.stderr

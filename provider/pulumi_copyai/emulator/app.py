@@ -3,7 +3,7 @@
 /api/...       the emulated Copy.ai API; every route needs `x-copy-ai-api-key`. The routes are built
                from `openapi.OPERATIONS`, which also gives `GET /openapi.json`.
 /openapi.json  the OpenAPI 3.1 description of /api as served now (no key).
-/_admin/...    test controls, no key: faults, quirks, credits, the request log, deliveries, reset.
+/_admin/...    test controls, no key: faults, quirks, remaining credits, the request log, deliveries, reset.
 
 Nothing blocks the event loop: SQLite calls run in Starlette's thread pool, workflow runs are asyncio
 tasks, and events are POSTed with an `httpx.AsyncClient`.
@@ -396,19 +396,26 @@ def create_app(
                 return error_response(422, "VALIDATION_ERROR", {"quirks": str(exc)})
         return JSONResponse({"quirks": current["quirks"].to_json()})
 
-    async def credits_route(request: Request) -> Response:
-        if request.method == "POST":
-            body = await _json_object(request)
-            if isinstance(body, Response):
-                return body
-            remaining, cost = body.get("credits", budget.remaining), body.get("run_cost")
-            bad = {k: f"{k} must be a number >= 0" + (" or null" if k == "credits" else "")
-                   for k, v in (("credits", remaining), ("run_cost", cost))
-                   if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0)}
-            if bad:
-                return error_response(422, "VALIDATION_ERROR", bad)
-            budget.set(remaining, cost)
-        return JSONResponse(budget.to_json())
+    def credits_route(field: str) -> Handler:
+        """GET reads, POST sets the credits left, under `field`: "remaining" at /_admin/remaining-credits, "credits"
+        at /_admin/credits (its first name, kept working)."""
+
+        async def route(request: Request) -> Response:
+            if request.method == "POST":
+                body = await _json_object(request)
+                if isinstance(body, Response):
+                    return body
+                remaining, cost = body.get(field, budget.remaining), body.get("run_cost")
+                bad = {k: f"{k} must be a number >= 0" + (" or null" if k == field else "")
+                       for k, v in ((field, remaining), ("run_cost", cost))
+                       if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0)}
+                if bad:
+                    return error_response(422, "VALIDATION_ERROR", bad)
+                budget.set(remaining, cost)
+            shown = budget.to_json()
+            return JSONResponse({field: shown.pop("credits"), **shown})
+
+        return route
 
     async def requests_log(request: Request) -> Response:
         if request.method == "DELETE":
@@ -442,7 +449,8 @@ def create_app(
         Route("/_admin/faults", arm_fault, methods=["POST"]),
         Route("/_admin/faults", faults, methods=["GET", "DELETE"]),
         Route("/_admin/quirks", quirks_route, methods=["GET", "POST"]),
-        Route("/_admin/credits", credits_route, methods=["GET", "POST"]),
+        Route("/_admin/remaining-credits", credits_route("remaining"), methods=["GET", "POST"]),
+        Route("/_admin/credits", credits_route("credits"), methods=["GET", "POST"]),  # the old name of the above
         Route("/_admin/requests", requests_log, methods=["GET", "DELETE"]),
         Route("/_admin/deliveries", deliveries, methods=["GET", "DELETE"]),
         Route("/_admin/credit-limit", credit_limit, methods=["POST"]),

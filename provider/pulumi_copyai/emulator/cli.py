@@ -27,7 +27,10 @@ routes without a key:
   GET|DELETE /_admin/faults        list | disarm every fault
   GET|POST /_admin/quirks          read | switch quirks: {"total_as_string": true, "omit_total": false,
                                    "normalize_urls": true}
-  GET|POST /_admin/credits         read | set the budget: {"credits": 10 or null, "run_cost": 1}
+  GET|POST /_admin/remaining-credits
+                                   read | set the credits left (null: unlimited) and a run's cost:
+                                   {"remaining": 10, "run_cost": 1}; /_admin/credits, its old name, takes
+                                   and shows the credits left as "credits"
   POST /_admin/credit-limit        deliver workflowCreditLimit.reached now
   GET|DELETE /_admin/requests      the request log | empty it
   GET|DELETE /_admin/deliveries    the event deliveries | empty them
@@ -53,8 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-seconds", type=float, default=0.5, help="how long an emulated workflow run takes")
     parser.add_argument("--seed", type=int, default=None, help="seed for probabilistic faults")
     parser.add_argument("--credits", type=float, default=None,
-                        help="the workspace's credit budget; runs beyond it answer 400 WORKFLOW_CREDIT_LIMIT_REACHED "
-                             "(default: unlimited)")
+                        help="the credits the workspace has left at start (and after /_admin/reset); runs beyond "
+                             "them answer 400 WORKFLOW_CREDIT_LIMIT_REACHED (default: unlimited)")
     parser.add_argument("--run-cost", type=float, default=1.0, help="credits each workflow run costs (default: 1)")
     parser.add_argument("--quirk", action="append", dest="quirks", default=[], metavar="NAME",
                         help="switch a quirk on at start (and after /_admin/reset); repeatable: "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
+import socket
 import sys
 import time
 from typing import Any
@@ -45,14 +47,32 @@ def create_receiver_app(events: list[dict[str, Any]] | None = None, out: Any = N
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="copyai-receiver", description="Print Copy.ai webhook events as JSON lines.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8788)
+    parser.add_argument("--port", type=int, default=8788, help="port to bind; 0 picks a free one (default: 8788)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering each event")
     args = parser.parse_args(argv)
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        sys.exit(f"copyai-receiver needs the emulator extra: pip install 'pulumi-copyai[emulator]' ({exc})")
 
-    print(f"copyai-receiver listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    # Bound before anything is printed: "listening" means a POST can be received now.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        hint = (f"another process listens on port {args.port} (e.g. the receiver `make up` started: "
+                "`make emulator-stop`); stop it, or choose another port, e.g. --port 0 (a free one)"
+                if exc.errno == errno.EADDRINUSE else "check --host and --port")
+        sys.exit(f"copyai-receiver: cannot listen on {args.host}:{args.port}: {exc.strerror}; {hint}")
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    print(f"copyai-receiver listening on http://{shown}:{port}", file=sys.stderr, flush=True)
     app = create_receiver_app(out=sys.stdout, delay=args.delay)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -241,15 +241,26 @@ class Emulator:
         body = self.admin("POST", "/quirks", json=flags) if flags else self.admin("GET", "/quirks")
         return dict(body["quirks"])
 
+    def set_remaining_credits(self, remaining: float | None, run_cost: float | None = None) -> dict[str, Any]:
+        """Set the credits left (None: unlimited), optionally the cost of a run; returns `remaining_credits()`."""
+        body: dict[str, Any] = {"remaining": remaining}
+        if run_cost is not None:
+            body["run_cost"] = run_cost
+        return dict(self.admin("POST", "/remaining-credits", json=body))
+
+    def remaining_credits(self) -> dict[str, Any]:
+        """`{"remaining": left or None, "run_cost": c, "used": u, "limit_reached": bool}`."""
+        return dict(self.admin("GET", "/remaining-credits"))
+
     def set_credits(self, credits: float | None, run_cost: float | None = None) -> dict[str, Any]:
-        """Set the credits left (None: unlimited), optionally the cost of a run; returns `credits()`."""
+        """`set_remaining_credits` through the route's first name, /_admin/credits; returns `credits()`."""
         body: dict[str, Any] = {"credits": credits}
         if run_cost is not None:
             body["run_cost"] = run_cost
         return dict(self.admin("POST", "/credits", json=body))
 
     def credits(self) -> dict[str, Any]:
-        """`{"credits": left or None, "run_cost": c, "used": u, "limit_reached": bool}`."""
+        """`{"credits": left or None, "run_cost": c, "used": u, "limit_reached": bool}` (/_admin/credits)."""
         return dict(self.admin("GET", "/credits"))
 
 
