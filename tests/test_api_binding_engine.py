@@ -69,7 +69,7 @@ def test_a_shell_pointing_at_another_api_drops_nothing_and_deletes_nothing(
     refresh = p.run("refresh", "--yes", "--skip-preview", "--stack", "dev", check=False)
     assert refresh.returncode != 0, out(refresh)
     assert f"was registered at {real.base_url}" in out(refresh) and "HTTP 404" in out(refresh), out(refresh)
-    assert "COPYAI_FORGET_OTHER_API=1" in out(refresh) and "copyai:baseUrl" in out(refresh)
+    assert "COPYAI_FORGET_OTHER_API=1" in out(refresh) and "COPYAI_BASE_URL" in out(refresh)  # where it was set
     assert set(records(p)) == set(before), "a 404 from another API dropped webhooks from the state"
 
     up = p.run("up", "--yes", "--skip-preview", "--stack", "dev", check=False)

@@ -71,7 +71,7 @@ def test_delete_orphans_refuses_while_an_update_is_settling_a_webhook(
     project.run("stack", "init", "a")
     ws.arm("drop_after_commit", count=1, methods=["POST"])
     # The provider's search of the list after the drop (the first GET is its view before the POSTs).
-    ws.arm("latency", seconds=12, count=1, methods=["GET"], after=1)
+    ws.arm("latency", seconds=12, count=1, methods=["GET"], after=2)  # after the credentials check and the view
     update = project.popen("up", "--yes", "--skip-preview", "--stack", "a")
     try:
         wait_for(lambda: fault_hits(ws, "latency", "GET") >= 1, update, "the provider's search")

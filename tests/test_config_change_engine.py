@@ -116,19 +116,19 @@ def test_a_new_api_key_is_used_by_the_next_up(emu: Emulator, setup: Setup) -> No
     hooks0, providers0 = setup.state()
 
     setup.config(apiKey="wrong-key-5e1f")
+    named = "the apiKey input of provider 'prov'" if setup.kind == "explicit" else "copyai:apiKey"
     out, took = setup.up([hook(0)], "--refresh", "--run-program", ok=False)  # refreshing needs the API
-    assert "HTTP 401" in out and "copyai:apiKey" in out and "wrong-key-5e1f" not in out, out
-    # Without a refresh, the webhook registered under the old key stops the diff, before any API call
-    # (pulumi_copyai/origin.py); the new webhook is not registered either.
+    assert "HTTP 401" in out and "apiKey" in out and "wrong-key-5e1f" not in out, out
+    # The credentials check when the provider starts finds it (and names the input that was set).
     out, took = setup.up([hook(0), hook(1)], ok=False)
-    assert "but the provider is now configured for" in out and "copyai:apiKey" in out, out
+    assert "HTTP 401" in out and "credentials check" in out and f"check {named}" in out, out
     assert took < 30, f"a rejected key took {took:.0f}s to fail"
     assert len(emu.webhooks()) == 1
 
     setup.config(apiKey=API_KEY)
     out, _ = setup.up([hook(0), hook(1)])
-    if setup.kind == "explicit":  # the CLI shows an explicit provider's steps (a default provider's, never)
-        assert "pulumi:providers:copyai prov updated" in out and "[diff: ~apiKey]" in out, out
+    if setup.kind == "explicit":  # the wrong key failed the provider's update (its credentials check): the
+        assert "prov updated" not in out, out  # state kept the right one, so restoring it changes nothing
     hooks1, providers1 = setup.state()
     assert hooks0 < hooks1 and len(hooks1) == 2, "a webhook was replaced"
     assert providers1 == providers0, "the provider was replaced, not updated"
@@ -149,8 +149,8 @@ def test_a_fixed_base_url_is_used_by_the_next_up(emu: Emulator, setup: Setup) ->
 
     setup.config(baseUrl=wrong)
     out, took = setup.up([hook(0), hook(1)], ok=False)
-    # the webhook registered at the right URL stops the diff (origin.py); the new one cannot connect
-    assert f"now configured for {wrong}" in out, out
+    # the credentials check, when the provider starts, cannot connect
+    assert "could not connect" in out and wrong in out and "credentials check" in out, out
     assert took < 30, f"a closed port took {took:.0f}s to fail with a 1 s retry window"
     emu.clear_requests()
 

@@ -152,8 +152,8 @@ def test_an_error_that_outlasts_the_window_says_once_what_failed_and_what_to_do(
     p = project(tmp_path, api, front_door, 1)
     p.env["COPYAI_RETRY_WINDOW_SECONDS"] = "2"
     api.arm("drop_after_commit", count=1, methods=["POST"])  # registered, answer lost...
-    # ...and the list unreadable once the view taken before the POST has been read
-    api.arm("status", status=503, probability=1.0, methods=["GET"], after=1)
+    # ...and the list unreadable once the provider's credentials check and its view before the POST are read
+    api.arm("status", status=503, probability=1.0, methods=["GET"], after=2)
     done = p.run("up", "--yes", "--skip-preview", "--stack", "dev", check=False)
     out = done.stdout + done.stderr
     assert done.returncode != 0
