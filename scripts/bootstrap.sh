@@ -17,17 +17,17 @@ if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || { log "creating .venv ($($PYTHON --version))"; "$PYTHON" -m venv .venv; }
   log "installing the pinned dependencies into .venv (about 40 s the first time)"
   .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off \
-    -r requirements-dev.txt "./provider[emulator]" 2>&1 \
+    -r requirements-dev.txt "./provider[emulator]" ./provider/emulator-dist 2>&1 \
     | grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' | sed -u 's/^/[bootstrap]   /' >&2
   [ "${PIPESTATUS[0]}" -eq 0 ] || { log "pip install failed"; exit 1; }
   rm -f .venv/.bootstrap-* .venv/.package-*; touch "$stamp"
 fi
 package=".venv/.package-$(.venv/bin/python scripts/package_hash.py)"
 if [ ! -f "$package" ]; then
-  log "installing the package from provider/ into .venv"
+  log "installing the package from provider/ into .venv (and the emulator's, provider/emulator-dist)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
-    --no-build-isolation ./provider >/dev/null || { log "pip install ./provider failed"; exit 1; }
-  rm -rf provider/build provider/*.egg-info
+    --no-build-isolation ./provider ./provider/emulator-dist >/dev/null || { log "pip install ./provider failed"; exit 1; }
+  rm -rf provider/build provider/*.egg-info provider/emulator-dist/build provider/emulator-dist/*.egg-info
   rm -f .venv/.package-*; touch "$package"
 fi
 
