@@ -70,7 +70,8 @@ def test_delete_orphans_refuses_while_an_update_is_settling_a_webhook(
     project = Project(tmp_path, "dyn", env).python(hooks_for("dyn", 3))
     project.run("stack", "init", "a")
     ws.arm("drop_after_commit", count=1, methods=["POST"])
-    ws.arm("latency", seconds=12, count=1, methods=["GET"])  # the provider's search of the list, after the drop
+    # The provider's search of the list after the drop (the first GET is its view before the POSTs).
+    ws.arm("latency", seconds=12, count=1, methods=["GET"], after=1)
     update = project.popen("up", "--yes", "--skip-preview", "--stack", "a")
     try:
         wait_for(lambda: fault_hits(ws, "latency", "GET") >= 1, update, "the provider's search")

@@ -183,6 +183,132 @@ def test_restart_keeps_the_port_and_the_database(tmp_path: Path) -> None:
         assert emu.webhooks() == [{**kept, "workflowId": None}] and emu.port == port
 
 
+# -- per-request faults: after, status, latency, late_answer, answer, redirect, ignore_page --------------
+def test_after_lets_matching_requests_through_then_fires_count_times(emu: Emulator) -> None:
+    emu.arm("status", status=503, methods=["POST"], after=1, count=2)
+    statuses = []
+    for i in range(4):
+        statuses.append(register(emu, url=f"https://hooks.example.com/{i}").status_code)
+        assert emu.api("GET", "/webhook").status_code == 200  # a GET does not match: not counted
+    assert statuses == [200, 503, 503, 200]
+    assert [h["url"].rsplit("/", 1)[-1] for h in emu.webhooks()] == ["0", "3"]  # the 503s applied nothing
+    assert [r["fault"] for r in emu.requests("POST")] == [None, "status", "status", None]
+    assert emu.admin("GET", "/faults")["faults"][0] | {"after": 0, "count": 0, "hits": 2} \
+        == emu.admin("GET", "/faults")["faults"][0]  # both spent, and it fired twice
+
+
+def test_after_counts_a_request_another_fault_answered(emu: Emulator) -> None:
+    # "the second POST" is the second POST, whatever answered the first
+    emu.arm("status", status=429, methods=["POST"])
+    emu.arm("status", status=500, methods=["POST"], after=1)
+    assert [register(emu).status_code for _ in range(3)] == [429, 500, 200]
+
+
+def test_status_answers_a_post_without_applying_it(emu: Emulator) -> None:
+    emu.arm("status", status=500, methods=["POST"])
+    resp = register(emu)
+    assert resp.status_code == 500 and resp.json() == {"status": "error", "errorCode": "INTERNAL_SERVER_ERROR"}
+    assert emu.webhooks() == []
+
+
+def _post_in_thread(emu: Emulator, timeout: float) -> tuple[threading.Thread, list[Any]]:
+    """POST the HOOK from a thread with a read timeout; the outcome (a Response or an exception) lands in the list."""
+    outcome: list[Any] = []
+
+    def post() -> None:
+        try:
+            outcome.append(requests.post(f"{emu.base_url}/webhook", json=HOOK, timeout=(5, timeout),
+                                         headers={"x-copy-ai-api-key": API_KEY}))
+        except requests.RequestException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread, outcome
+
+
+def test_latency_holds_a_post_back_before_it_is_applied(emu: Emulator) -> None:
+    emu.arm("latency", seconds=1.0, methods=["POST"])
+    started = time.monotonic()
+    thread, outcome = _post_in_thread(emu, timeout=0.3)
+    thread.join()
+    assert isinstance(outcome[0], requests.Timeout)
+    assert emu.webhooks() == []  # not yet applied
+    while not emu.webhooks():
+        assert time.monotonic() - started < 5
+        time.sleep(0.05)
+    assert time.monotonic() - started >= 1.0  # applied once the latency was over
+
+
+def test_late_answer_applies_the_post_at_once_and_answers_later(emu: Emulator) -> None:
+    emu.arm("late_answer", seconds=1.0, methods=["POST"], after=1)
+    assert register(emu).status_code == 200  # the first POST: untouched
+    thread, impatient = _post_in_thread(emu, timeout=0.3)
+    thread.join()
+    assert isinstance(impatient[0], requests.Timeout)
+    assert len(emu.webhooks()) == 2  # applied although no answer came
+    emu.arm("late_answer", seconds=0.6, methods=["POST"])
+    started = time.monotonic()
+    thread, patient = _post_in_thread(emu, timeout=5)
+    while len(emu.webhooks()) < 3:
+        assert time.monotonic() - started < 0.5, "not applied before the answer"
+        time.sleep(0.02)
+    thread.join()
+    assert time.monotonic() - started >= 0.6
+    answer = patient[0]
+    assert answer.status_code == 200 and answer.json()["data"]["id"] == emu.webhooks()[2]["id"]
+    time.sleep(0.5)  # the impatient client's late answer has been sent (into a closed connection) by now
+    assert [(r["status"], r["fault"]) for r in emu.requests("POST")] == [
+        (200, None), (200, "late_answer"), (200, "late_answer")]
+    assert not [line for line in emu.output if "Traceback" in line or "ASGI callable" in line]
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_answer_sends_the_given_json_and_applies_only_with_commit(emu: Emulator, commit: bool) -> None:
+    body = {"status": "error", "errorCode": "INTERNAL", "details": {"url": HOOK["url"]}}
+    emu.arm("answer", body=body, methods=["POST"], commit=commit)
+    resp = register(emu)
+    assert resp.status_code == 200 and resp.json() == body
+    assert len(emu.webhooks()) == (1 if commit else 0)
+    emu.arm("answer", status=202, body=[1, "two"])
+    resp = emu.api("DELETE", "/webhook/nope")
+    assert resp.status_code == 202 and resp.json() == [1, "two"]
+
+
+@pytest.mark.parametrize("status", [301, 307, 308])
+def test_redirect_points_at_the_location_with_the_same_path_and_applies_nothing(emu: Emulator, status: int) -> None:
+    emu.arm("redirect", status=status, location="http://127.0.0.1:9/base/", count=2)
+    resp = emu.api("POST", "/webhook", json=HOOK, allow_redirects=False)
+    assert resp.status_code == status and resp.content == b""
+    assert resp.headers["location"] == "http://127.0.0.1:9/base/api/webhook"
+    resp = emu.api("GET", "/webhook", params={"page": 2, "size": 5}, allow_redirects=False)
+    assert resp.headers["location"] == "http://127.0.0.1:9/base/api/webhook?page=2&size=5"
+    assert emu.webhooks() == []
+    assert emu.arm("redirect", location="https://elsewhere.example")[-1]["status"] == 307  # the default
+
+
+def test_the_request_log_says_whether_a_key_came(emu: Emulator) -> None:
+    emu.api("GET", "/webhook")
+    requests.get(f"{emu.base_url}/webhook", timeout=5)  # no key: 401
+    assert [(r["status"], r["with_key"]) for r in emu.requests()] == [(200, True), (401, False)]
+
+
+def test_ignore_page_answers_the_first_page_whatever_page_asks(emu: Emulator) -> None:
+    ids = [register(emu, url=f"https://hooks.example.com/{i}").json()["data"]["id"] for i in range(5)]
+    emu.arm("ignore_page", probability=1.0, methods=["GET"])
+    for page in (0, 1, 7):
+        body = emu.api("GET", "/webhook", params={"page": page, "size": 2}).json()
+        assert [h["id"] for h in body["data"]] == ids[:2] and body["total"] == 5
+    emu.quirks(omit_total=True)
+    assert emu.api("GET", "/webhook", params={"page": 1, "size": 2}).json() == {
+        "data": emu.api("GET", "/webhook", params={"page": 0, "size": 2}).json()["data"]}
+    assert [r["query"] for r in emu.requests("GET")][1:3] == ["page=1&size=2", "page=7&size=2"]  # as sent
+    ids += [register(emu, url=f"https://hooks.example.com/{i}").json()["data"]["id"] for i in range(5, 101)]
+    assert [h["id"] for h in emu.webhooks()] == ids[:100]  # the helper ends: page 1 brought nothing new
+    emu.disarm()
+    assert [h["id"] for h in emu.webhooks()] == ids
+
+
 # -- the fault JSON ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(("fault", "message"), [
     ({"mode": "outage"}, "seconds > 0"),
@@ -195,6 +321,16 @@ def test_restart_keeps_the_port_and_the_database(tmp_path: Path) -> None:
     ({"mode": "status", "status": 99}, "status must be an HTTP status code"),
     ({"mode": "latency", "seconds": 1, "methods": "POST"}, "methods must be a list"),
     ({"mode": "status", "probability": 2}, "probability must be within 0..1"),
+    ({"mode": "status", "afer": 1}, "unknown field(s) afer"),
+    ({"mode": "status", "after": -1}, "after must be an integer >= 0"),
+    ({"mode": "status", "after": True}, "after must be an integer >= 0"),
+    ({"mode": "outage", "seconds": 5, "after": 2}, "after applies to per-request modes"),
+    ({"mode": "late_answer"}, "seconds > 0"),
+    ({"mode": "answer"}, "an answer needs body"),
+    ({"mode": "answer", "body": {}, "commit": "yes"}, "commit must be true or false"),
+    ({"mode": "redirect"}, "a redirect needs location"),
+    ({"mode": "redirect", "location": "elsewhere.example/api"}, "a redirect needs location"),
+    ({"mode": "redirect", "location": "https://elsewhere.example", "status": 404}, "a redirect's status"),
 ])
 def test_bad_faults_are_refused(emu: Emulator, fault: dict[str, Any], message: str) -> None:
     resp = requests.post(f"{emu.url}/_admin/faults", json=fault, timeout=5)

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,8 @@ import requests
 from pulumi_copyai import core
 from pulumi_copyai.client import CopyAIClient
 from pulumi_copyai.core import Declared, Lifecycle
+from pulumi_copyai.journal import Journal
+from pulumi_copyai.ownership import Workspace
 from pulumi_copyai.ratelimit import RateGate
 
 pytestmark = pytest.mark.live
@@ -74,9 +77,15 @@ def live() -> Iterator[Live]:
         assert not [h for h in client.scan_webhooks().webhooks if ctx.run in h.url], "a live webhook was left"
 
 
-def test_lifecycle_create_read_list_replace_drift_delete_adopt(live: Live) -> None:
+def _process(client: CopyAIClient, journal_dir: Path) -> Lifecycle:
+    """What a new provider process starts with: no views, nothing held, its own journal."""
+    return Lifecycle(client, Workspace(), Journal(client.base_url, os.environ["COPYAI_LIVE_API_KEY"],
+                                                  root=journal_dir))
+
+
+def test_lifecycle_create_read_list_replace_drift_delete_adopt(live: Live, tmp_path: Path) -> None:
     core.forget()
-    lifecycle = Lifecycle(live.client)
+    lifecycle = _process(live.client, tmp_path)
     declared = Declared(live.url("completed"), "workflowRun.completed")
     hook = lifecycle.create(declared)
     assert hook.url == declared.url and hook.event_type == "workflowRun.completed" and hook.workflow_id is None
@@ -87,23 +96,24 @@ def test_lifecycle_create_read_list_replace_drift_delete_adopt(live: Live) -> No
 
     # replace (Copy.ai has no update): register the new one, then remove the old one
     replacement = lifecycle.create(Declared(live.url("failed"), "workflowRun.failed"))
-    lifecycle.delete(hook.id)
+    core.forget()  # the engine deletes the replaced webhook in the next process that meets it
+    assert _process(live.client, tmp_path).delete(hook.id) is True
     core.forget()
-    fresh = Lifecycle(live.client)  # a new provider process: no snapshot from before
+    fresh = _process(live.client, tmp_path)  # a new provider process: no snapshot from before
     assert fresh.read(hook.id) is None, "the replaced webhook is gone (404)"
     assert fresh.read(replacement.id) is not None
 
     # deleted out of band: a refresh's read reports it gone; a second delete is harmless
     assert live.client.delete_webhook(replacement.id) is True
     core.forget()
-    assert Lifecycle(live.client).read(replacement.id) is None
+    assert _process(live.client, tmp_path).read(replacement.id) is None
     assert live.client.delete_webhook(replacement.id) is False
 
     # adoption of an existing webhook by id, checked field by field
     existing = live.client.register_webhook(live.url("adopt"), "workflowRun.started")
     core.forget()
-    adopted = Lifecycle(live.client).create(Declared(live.url("adopt"), "workflowRun.started",
-                                                     import_id=existing.id))
+    adopted = _process(live.client, tmp_path).create(Declared(live.url("adopt"), "workflowRun.started",
+                                                              import_id=existing.id))
     assert adopted.id == existing.id
     live.client.delete_webhook(existing.id)
 

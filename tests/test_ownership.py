@@ -251,3 +251,20 @@ def test_a_replaced_webhook_is_deleted(emu: Emulator, tmp_path: Path) -> None:
     life.create(declared(f"{URL}/new"))
     assert life.delete(old.id) is True
     assert [h["url"] for h in emu.webhooks()] == [f"{URL}/new"]
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_a_200_that_says_error_is_settled_through_the_list(emu: Emulator, tmp_path: Path, commit: bool) -> None:
+    body = {"status": "error", "errorCode": "INTERNAL"}
+    emu.arm("answer", body=body, methods=["POST"], commit=commit)
+    hook = lifecycle(emu, tmp_path).create(declared())
+    assert [h["id"] for h in emu.webhooks()] == [hook.id]
+    assert len(emu.requests("POST")) == (1 if commit else 2)  # adopted if applied, else registered again
+
+
+def test_a_numeric_workflow_id_in_a_post_answer_is_settled_through_the_list(emu: Emulator, tmp_path: Path) -> None:
+    good = {"id": "hook-1", "url": URL, "eventType": "workflowRun.completed"}
+    emu.arm("answer", body={"status": "success", "data": {**good, "workflowId": 1}}, methods=["POST"], commit=True)
+    hook = lifecycle(emu, tmp_path).create(declared(workflow_id="WCFG-1"))
+    assert hook.workflow_id == "WCFG-1" and [h["id"] for h in emu.webhooks()] == [hook.id]
+    assert len(emu.requests("POST")) == 1

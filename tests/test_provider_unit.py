@@ -59,7 +59,13 @@ def test_check_accepts_good_input_and_normalizes_empty_workflow(provider: CopyAI
         ("workflow_id", "WCFG 1", "whitespace"),
         ("workflow_id", "workflows/WCFG-1", "contains '/'"),
         ("workflow_id", 7, "must be a string"),
-        ("import_id", "a/b", "import_id"),
+        ("import_id", "a/b", "import_id 'a/b' is not a Copy.ai webhook id: it contains '/'"),
+        ("import_id", ".", "import_id '.' is not a Copy.ai webhook id"),
+        ("import_id", "..", "'..' names a path, not a webhook"),
+        ("import_id", "abc def", "contains whitespace"),
+        ("import_id", "abc\x07", "contains a control character"),
+        ("import_id", "a" * 201, "201 characters long"),
+        ("import_id", 42, "must be a string"),
     ],
 )
 def test_check_failures_name_the_property_and_the_fix(
@@ -68,6 +74,21 @@ def test_check_failures_name_the_property_and_the_fix(
     failures = provider.check({}, props(**{field: value})).failures
     assert [f.property for f in failures] == [field]
     assert needle in failures[0].reason
+    if field == "import_id":
+        assert "remove import_id to register a new webhook" in failures[0].reason
+        assert "a" * 61 not in failures[0].reason  # a long value is not repeated whole
+
+
+def test_check_accepts_ordinary_import_ids(provider: CopyAIWebhookProvider) -> None:
+    for good in ("13e9e0c175ba4dcdb8c469de0300de42", "WH-1.2_3", "a" * 200, "...", ".a"):
+        assert provider.check({}, props(import_id=good)).failures == [], good
+
+
+def test_an_import_id_that_names_another_route_is_never_sent(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
+    for bad in ("..", ".", "a/b"):
+        with pytest.raises(CopyAIError, match="is not a webhook id"):
+            provider.create(props(import_id=bad))  # even if check was bypassed
+    assert emu.requests() == []
 
 
 def test_check_lets_unknowns_through(provider: CopyAIWebhookProvider) -> None:
@@ -113,11 +134,19 @@ def test_create_read_delete_one_call_each(provider: CopyAIWebhookProvider, emu: 
 
 @pytest.mark.parametrize("status", [401, 403, 500])
 def test_read_errors_are_never_gone(provider: CopyAIWebhookProvider, emu: Emulator, status: int) -> None:
+    # Only a 404 from the webhook's own GET means gone. That GET comes for a webhook the list
+    # snapshot lacks: the snapshot is taken by reading another webhook, before this one exists.
+    other = provider.create(props(url=URL + "/other"))
+    provider.read(other.id, other.outs)
     created = provider.create(props())
-    emu.arm("status", status=status, probability=1.0, methods=["GET"])
+    emu.clear_requests()
+    emu.arm("status", status=status, probability=1.0, methods=["GET"], path_prefix=f"/api/webhook/{created.id}")
     with pytest.raises(CopyAIError) as err:
         provider.read(created.id, created.outs)
     assert err.value.status == status
+    hit = [r for r in emu.requests() if r["fault"]]
+    assert hit and all(r["path"] == f"/api/webhook/{created.id}" for r in hit), "the fault hit the webhook's GET"
+    assert [r["path"] for r in emu.requests()] == [r["path"] for r in hit], "no list scan: the snapshot served"
 
 
 def test_adopt_checks_fields(provider: CopyAIWebhookProvider, emu: Emulator) -> None:

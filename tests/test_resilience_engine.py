@@ -152,7 +152,8 @@ def test_an_error_that_outlasts_the_window_says_once_what_failed_and_what_to_do(
     p = project(tmp_path, api, front_door, 1)
     p.env["COPYAI_RETRY_WINDOW_SECONDS"] = "2"
     api.arm("drop_after_commit", count=1, methods=["POST"])  # registered, answer lost...
-    api.arm("status", status=503, probability=1.0, methods=["GET"])  # ...and the list unreadable
+    # ...and the list unreadable once the view taken before the POST has been read
+    api.arm("status", status=503, probability=1.0, methods=["GET"], after=1)
     done = p.run("up", "--yes", "--skip-preview", "--stack", "dev", check=False)
     out = done.stdout + done.stderr
     assert done.returncode != 0

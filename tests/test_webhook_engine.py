@@ -42,10 +42,11 @@ def test_lifecycle_create_nodiff_replace_drift_destroy(emu: Emulator, new_stack:
     }
     stack = configured(new_stack(spec=spec), emu)
 
-    # create: one POST per webhook, ids in state match the API
+    # create: one view of the list before the first POST (provider/ownership.py), then one POST per webhook
     up = stack.up()
     assert up.summary.resource_changes == {"create": 3}
-    assert emu.call_counts() == {"POST": 2}
+    assert emu.call_counts() == {"GET": 1, "POST": 2}
+    assert emu.requests()[0]["method"] == "GET"
     ids = stack.webhook_ids()
     assert ids == set(api_state(emu)) and len(ids) == 2
     assert {r["type"] for r in stack.resources()} == {"pulumi-python:dynamic/copyai:CopyAIWebhook"}
@@ -73,7 +74,7 @@ def test_lifecycle_create_nodiff_replace_drift_destroy(emu: Emulator, new_stack:
     emu.clear_requests()
     up2 = stack.up()
     assert up2.summary.resource_changes == {"replace": 1, "same": 2}
-    assert emu.call_counts() == {"POST": 1, "DELETE": 1}
+    assert emu.call_counts() == {"GET": 1, "POST": 1, "DELETE": 1}
     new_id = up2.outputs["runs-done_id"].value
     state = api_state(emu)
     assert old_id not in state and other_id in state
@@ -107,7 +108,7 @@ def test_delete_before_replace_never_has_two_live_webhooks(
     spec["hook"]["url"] = RECEIVER + "/v2"
     emu.clear_requests()
     assert stack.up().summary.resource_changes == {"replace": 1, "same": 1}
-    assert [r["method"] for r in emu.requests()] == ["DELETE", "POST"]
+    assert [r["method"] for r in emu.requests()] == ["DELETE", "GET", "POST"]  # the view, then the POST
     assert [h["url"] for h in emu.webhooks()] == [RECEIVER + "/v2"]
     stack.destroy()
 

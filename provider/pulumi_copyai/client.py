@@ -8,6 +8,11 @@ A POST is repeated only when it surely was not applied (connection refused, conn
 When its fate is unknown (read timeout, dropped connection, 5xx, a 2xx that is not the documented
 JSON), the error says so (`ambiguous`): what to do then is ownership policy, in `core` and
 `ownership`, not HTTP.
+
+HTTP is spoken strictly: a redirect is never followed (it would carry the API key to another host)
+and is an error that names only the target's scheme and host; a 2xx whose body says
+`"status": "error"`, or a webhook with a field of the wrong type, is a malformed answer; the API's
+`details` and bodies are described by shape, never quoted (they may echo a secret url).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -33,6 +38,7 @@ from .errors import (
     CopyAIError,
     CopyAINotFoundError,
     CopyAIRateLimitError,
+    CopyAIRedirectError,
     CopyAIResponseError,
     CopyAIServerError,
     CopyAIUnsettledError,
@@ -42,6 +48,7 @@ from .errors import (
 from .model import Webhook, describe_shape
 from .ratelimit import RateGate, gate_for
 from .settings import DEFAULT_BASE_URL, DEFAULT_RETRY_WINDOW_SECONDS, DEFAULT_TIMEOUT_SECONDS
+from .validation import webhook_id_problem
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -52,6 +59,7 @@ __all__ = [
     "CopyAIError",
     "CopyAINotFoundError",
     "CopyAIRateLimitError",
+    "CopyAIRedirectError",
     "CopyAIResponseError",
     "CopyAIServerError",
     "CopyAIUnsettledError",
@@ -65,6 +73,8 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_RETRY_AFTER = 30.0
 #: Page size of list reads (the API's maximum).
 PAGE_SIZE = 100
+#: A scan of the list reads at most this many pages (an error beyond: the list does not end).
+MAX_PAGES = 1000
 #: A host name that does not resolve is more likely a typo than an outage: retried this long only.
 UNRESOLVED_RETRY_SECONDS = 15.0
 
@@ -73,8 +83,8 @@ UNRESOLVED_RETRY_SECONDS = 15.0
 class Listing:
     """Every webhook of the workspace, de-duplicated by id, from one scan of the paginated list.
 
-    `consistent` is True when every page reported the same `total` and that many webhooks were seen:
-    the list did not change during the scan.
+    `consistent` is True when every page reported the same `total`, that many webhooks were seen,
+    and no webhook came twice: the list did not change during the scan, and the API honoured `page`.
     """
 
     webhooks: list[Webhook]
@@ -144,7 +154,8 @@ class CopyAIClient:
         headers = {"x-copy-ai-api-key": self._api_key}
         is_post = method == "POST"
         try:
-            resp = self._session.request(method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs)
+            resp = self._session.request(method, url, headers=headers, timeout=self.timeout, stream=True,
+                                         allow_redirects=False, **kwargs)
         except requests.exceptions.ConnectionError as exc:
             if _caused_by(exc, NameResolutionError):
                 host = urlsplit(url).hostname
@@ -174,6 +185,8 @@ class CopyAIClient:
                     operation, f"{where}: the answer was cut off ({_root_cause(exc)})", ambiguous=is_post,
                 ) from None
         status = resp.status_code
+        if 300 <= status < 400:
+            raise _redirect(operation, where, url, status, resp.headers.get("location"))
         if len(raw) > self.max_body_bytes:
             raise CopyAIResponseError(
                 operation, f"{where}: the response body exceeds {self.max_body_bytes} bytes",
@@ -192,6 +205,15 @@ class CopyAIClient:
                 raise CopyAIResponseError(
                     operation, f"{where}: expected JSON, got a {len(raw)}-byte body of {content_type}",
                     status=status, ambiguous=is_post,
+                )
+            if isinstance(body, Mapping) and body.get("status") == "error":
+                # The list answers without `status`, the rest with "success": only "error" is a failure.
+                code = body.get("errorCode")
+                raise CopyAIResponseError(
+                    operation, f'{where}: the API answered HTTP {status} with a body that says "status": "error"'
+                    + (", so the request may or may not have been applied" if is_post else ""),
+                    status=status, error_code=code if isinstance(code, str) else None, details=body.get("details"),
+                    ambiguous=is_post,
                 )
             return body
         raise self._error(operation, where, is_post, status, body, resp.headers.get("retry-after"))
@@ -272,20 +294,11 @@ class CopyAIClient:
         if workflow_id:
             payload["workflowId"] = workflow_id
         body = self._call("register webhook", "POST", "/webhook", deadline=deadline, json=payload)
-        hook = Webhook.from_api(body.get("data") if isinstance(body, Mapping) else None)
-        if hook is None:
-            raise CopyAIResponseError(
-                "register webhook", "expected {status, data: {id, url, eventType, workflowId}}, got "
-                + describe_shape(body), ambiguous=True)
-        return hook
+        return _answered_webhook("register webhook", body, ambiguous=True)
 
     def get_webhook(self, webhook_id: str, *, deadline: float | None = None) -> Webhook:
-        body = self._call("get webhook", "GET", f"/webhook/{_segment(webhook_id)}", deadline=deadline)
-        hook = Webhook.from_api(body.get("data") if isinstance(body, Mapping) else None)
-        if hook is None:
-            raise CopyAIResponseError(
-                "get webhook", "expected {status, data: {id, url, eventType, workflowId}}, got " + describe_shape(body))
-        return hook
+        path = f"/webhook/{_segment('get webhook', webhook_id)}"
+        return _answered_webhook("get webhook", self._call("get webhook", "GET", path, deadline=deadline))
 
     def list_webhooks(
         self, page: int = 0, size: int = PAGE_SIZE, *, deadline: float | None = None
@@ -301,30 +314,43 @@ class CopyAIClient:
             hook = Webhook.from_api(item)
             if hook is None:
                 raise CopyAIResponseError(
-                    "list webhooks", f"item {index} of page {page} is not a webhook with an id: {describe_shape(item)}")
+                    "list webhooks", f"item {index} of page {page} is not a webhook (id, url and eventType strings, "
+                    f"workflowId a string or null): {describe_shape(item)}")
             hooks.append(hook)
         return _parse_total(body.get("total")), hooks
 
     def scan_webhooks(self, *, size: int = PAGE_SIZE, deadline: float | None = None) -> Listing:
-        """Every webhook of the workspace, page by page until a short page (or the reported total)."""
+        """Every webhook of the workspace, page by page until a short page, the reported total, or a
+        full page that brings no webhook not seen before (an API that ignores `page` answers page 0
+        again: the scan ends, not `consistent`). More than MAX_PAGES pages is an error."""
         seen: dict[str, Webhook] = {}
         totals: set[int | None] = set()
-        page = 0
-        while True:
+        repeated = False
+        for page in range(MAX_PAGES):
             total, hooks = self.list_webhooks(page, size, deadline=deadline)
             totals.add(total)
+            new = 0
             for hook in hooks:
-                seen.setdefault(hook.id, hook)
-            if len(hooks) < size or (total is not None and (page + 1) * size >= total):
+                if hook.id in seen:
+                    repeated = True
+                else:
+                    seen[hook.id] = hook
+                    new += 1
+            if len(hooks) < size or new == 0 or (total is not None and (page + 1) * size >= total):
                 break
-            page += 1
+        else:
+            raise CopyAIResponseError(
+                "list webhooks", f"the webhook list did not end within {MAX_PAGES} pages of {size} (the cap: each "
+                "page brought webhooks not seen before); stopped reading rather than page forever")
         only = next(iter(totals)) if len(totals) == 1 else None
-        return Listing(list(seen.values()), only is not None and only == len(seen))
+        return Listing(list(seen.values()), not repeated and only is not None and only == len(seen))
 
     def delete_webhook(self, webhook_id: str, *, deadline: float | None = None) -> bool:
-        """DELETE /webhook/{id} (any 2xx, with any or no body); False when it was already gone (404)."""
+        """DELETE /webhook/{id}: True on any 2xx, with any or no body, unless the body says
+        `"status": "error"` (then CopyAIResponseError: not deleted); False when it was already gone (404)."""
+        path = f"/webhook/{_segment('delete webhook', webhook_id)}"
         try:
-            self._call("delete webhook", "DELETE", f"/webhook/{_segment(webhook_id)}", deadline=deadline)
+            self._call("delete webhook", "DELETE", path, deadline=deadline)
         except CopyAINotFoundError:
             return False
         return True
@@ -368,8 +394,52 @@ def _parse_total(value: Any) -> int | None:
     return None
 
 
-def _segment(value: str) -> str:
+def _segment(operation: str, value: str) -> str:
+    """A webhook id as a path segment; an id that could name another route (".", "..", "/", ...)
+    is refused before anything is sent."""
+    problem = webhook_id_problem(value)
+    if problem is not None:
+        shown = repr(value)[:60]
+        raise CopyAIError(operation, f"{shown} is not a webhook id ({problem}); nothing was sent")
     return quote(value, safe="")
+
+
+def _answered_webhook(operation: str, body: Any, *, ambiguous: bool = False) -> Webhook:
+    """The webhook of a `{status, data: {...}}` answer, else CopyAIResponseError describing its shape."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    hook = Webhook.from_api(data)
+    if hook is None:
+        got = describe_shape(body)
+        if isinstance(data, Mapping) and data:
+            got += f", its data {describe_shape(data)}"
+        raise CopyAIResponseError(
+            operation, "expected {status, data: {id, url, eventType (strings), workflowId (string or null)}}, got "
+            + got, ambiguous=ambiguous)
+    return hook
+
+
+def _redirect(operation: str, where: str, url: str, status: int, location: str | None) -> CopyAIRedirectError:
+    """The error for a 3xx: it names the target's scheme and host only (its path or query may hold a secret)."""
+    target = _origin(urljoin(url, location)) if location else None
+    to = f"to {target}" if target else ("without a Location" if not location else "to a location that is not http(s)")
+    return CopyAIRedirectError(
+        operation, f"{where}: the API answered with a redirect (HTTP {status}) {to}, which is not followed (the "
+        "API key goes only to the configured API); nothing was applied. Check copyai:baseUrl (or COPYAI_BASE_URL): "
+        f"it must be the API's own address, such as {DEFAULT_BASE_URL}", status=status)
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL (no user info, path or query), or None."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    origin = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+    return origin if len(origin) <= 120 else origin[:120] + "..."
 
 
 def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .model import describe_fields, describe_shape
+
 
 class CopyAIError(Exception):
     """An API call failed. `operation`, `status`, `error_code` and `details` say how.
 
     `str(error)` is "Copy.ai <operation> failed: HTTP <status> <errorCode>: <message> (details: ...)";
-    `message` is the part after the prefix, for composing messages without repeating it.
+    `message` is the part after the prefix, for composing messages without repeating it. The API's
+    `details` are described by shape only (field names and types, e.g. "url (string)"), since an API
+    may echo a secret url in them; the `details` attribute keeps them as answered.
     """
 
     def __init__(
@@ -79,8 +83,14 @@ class CopyAIConnectionError(CopyAIError):
     """No usable answer: connection refused, timeout or dropped connection."""
 
 
+class CopyAIRedirectError(CopyAIError):
+    """3xx: the API answered with a redirect. Redirects are never followed (the API key would go to
+    another host with the request); the request was not applied where it was sent."""
+
+
 class CopyAIResponseError(CopyAIError):
-    """The API answered, but not with the JSON the contract documents."""
+    """The API answered, but not with the JSON the contract documents: not JSON, too large, a field
+    of the wrong type, or a 2xx whose body says `"status": "error"`."""
 
 
 class CopyAIUnsettledError(CopyAIError):
@@ -89,9 +99,10 @@ class CopyAIUnsettledError(CopyAIError):
 
 
 def _format_details(details: Any) -> str:
+    """The API's details by shape: "url (string), eventType (string)" for an object."""
     if isinstance(details, Mapping):
-        return "; ".join(f"{k}: {v}" for k, v in details.items())
-    return str(details)
+        return describe_fields(details)
+    return describe_shape(details)
 
 
 def causes(exc: BaseException) -> Iterator[BaseException]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: A field name shown in a shape description; any other name (it may be a value: a url) is withheld.
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 def normalize_url(url: str) -> str:
@@ -49,15 +52,20 @@ class Webhook:
 
     @classmethod
     def from_api(cls, data: Any) -> Webhook | None:
-        """The webhook in an API object, or None when the object is not a webhook with an id."""
-        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not data.get("id"):
+        """The webhook in an API object, or None when the object is not one: `id` (non-empty), `url`
+        and `eventType` must be strings, `workflowId` a string, null or absent ("" means none).
+
+        A field of another type (a numeric `workflowId`, say) is a malformed answer, never coerced:
+        stored as given it would differ from the declared value on every run.
+        """
+        if not isinstance(data, Mapping):
             return None
-        return cls(
-            id=data["id"],
-            url=str(data.get("url") or ""),
-            event_type=str(data.get("eventType") or ""),
-            workflow_id=data.get("workflowId") or None,
-        )
+        webhook_id, url, event_type = data.get("id"), data.get("url"), data.get("eventType")
+        workflow_id = data.get("workflowId")
+        if not isinstance(webhook_id, str) or not webhook_id or not isinstance(url, str) \
+                or not isinstance(event_type, str) or not (workflow_id is None or isinstance(workflow_id, str)):
+            return None
+        return cls(id=webhook_id, url=url, event_type=event_type, workflow_id=workflow_id or None)
 
     def matches(self, url: str, event_type: str, workflow_id: str | None) -> bool:
         """Same url (normalized), event type and workflow ("" and None both mean every workflow)."""
@@ -76,12 +84,22 @@ def describe_shape(value: Any, depth: int = 0) -> str:
             return "an empty object"
         if depth >= 1:
             return "an object"
-        fields = ", ".join(f"{k} ({_type_name(v)})" for k, v in list(value.items())[:12])
-        return f"an object with {fields}" + (", ..." if len(value) > 12 else "")
+        return f"an object with {describe_fields(value)}"
     if isinstance(value, list):
         return f"a list of {len(value)} item(s)" + (f", the first {describe_shape(value[0], depth + 1)}" if value
                                                      and depth == 0 else "")
     return _type_name(value)
+
+
+def describe_fields(value: Mapping[Any, Any], limit: int = 12) -> str:
+    """"name (type), ..." for the first `limit` fields of an object; a name that does not look like
+    a field name (it could be a value, such as a url) is shown as "<name withheld>"."""
+    shown = ", ".join(f"{_field_name(k)} ({_type_name(v)})" for k, v in list(value.items())[:limit])
+    return shown + (", ..." if len(value) > limit else "")
+
+
+def _field_name(key: Any) -> str:
+    return key if isinstance(key, str) and _FIELD_NAME.fullmatch(key) else "<name withheld>"
 
 
 def _type_name(value: Any) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import unicodedata
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from .events import EVENT_TYPES
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+#: The longest webhook id accepted (Copy.ai's ids are far shorter).
+MAX_WEBHOOK_ID_LENGTH = 200
 
 
 def is_loopback(host: str) -> bool:
@@ -78,12 +81,38 @@ def check_workflow_id(value: object, name: str = "workflow_id") -> str | None:
     return None
 
 
+def webhook_id_problem(value: object) -> str | None:
+    """Why `value` cannot be a Copy.ai webhook id (it goes into the path /webhook/{id}), or None.
+
+    `.` and `..` would name other routes however they are quoted; `/`, whitespace and control
+    characters have no place in an id; an id is at most MAX_WEBHOOK_ID_LENGTH characters.
+    """
+    if not isinstance(value, str):
+        return f"it must be a string, got {type(value).__name__}"
+    if not value:
+        return "it is empty"
+    if value in (".", ".."):
+        return f"{value!r} names a path, not a webhook"
+    if len(value) > MAX_WEBHOOK_ID_LENGTH:
+        return f"it is {len(value)} characters long, more than any webhook id ({MAX_WEBHOOK_ID_LENGTH} at most)"
+    if "/" in value:
+        return "it contains '/'"
+    if any(c.isspace() for c in value):
+        return "it contains whitespace"
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "it contains a control character"
+    return None
+
+
 def check_import_id(value: object, name: str = "import_id") -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or any(c.isspace() for c in value) or "/" in value:
-        return f"{name} {value!r} must be a Copy.ai webhook id, without whitespace or '/'"
-    return None
+    problem = webhook_id_problem(value)
+    if problem is None:
+        return None
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 60 else repr(value[:40]) + "..."
+    return (f"{name} {shown} is not a Copy.ai webhook id: {problem}. Give the id exactly as Copy.ai reports "
+            f"it (the `id` of the webhook in GET /webhook), or remove {name} to register a new webhook")
 
 
 #: The checks, by the core's (snake_case) property name.

@@ -18,7 +18,12 @@ routes without a key:
                                    {"mode": "drop_after_commit", "methods": ["POST"]}, {"mode": "non_json"},
                                    {"mode": "oversized", "size": 2000000}, {"mode": "outage", "seconds": 5},
                                    {"mode": "outage", "seconds": 5, "refuse": true},
-                                   {"mode": "rate_limit", "rate": 5, "burst": 10} (see faults.py)
+                                   {"mode": "rate_limit", "rate": 5, "burst": 10},
+                                   {"mode": "late_answer", "seconds": 3, "methods": ["POST"], "after": 1},
+                                   {"mode": "answer", "body": {"status": "error"}},
+                                   {"mode": "redirect", "status": 308, "location": "http://127.0.0.1:8081"},
+                                   {"mode": "ignore_page", "probability": 1.0, "methods": ["GET"]}
+                                   (see faults.py)
   GET|DELETE /_admin/faults        list | disarm every fault
   GET|POST /_admin/quirks          read | switch quirks: {"total_as_string": true, "omit_total": false,
                                    "normalize_urls": true}

@@ -1,12 +1,22 @@
 """Fault injection and the request log: ASGI middleware wrapped around the emulator's /api routes.
 
 Faults are armed at run time with `POST /_admin/faults` (see `app.py`), e.g. `{"mode": "status",
-"status": 429, "retry_after": 1, "count": 2}`. Every fault takes `methods` (e.g. `["POST"]`, empty:
-every method) and `path_prefix` (default "/api/"). The per-request modes apply to the next `count`
-matching requests, or to each matching request with `probability`, or both (default: `count` 1):
+"status": 429, "retry_after": 1, "count": 2}`, or from tests with `Emulator.arm("status", status=429,
+retry_after=1, count=2)`. Every fault takes `methods` (e.g. `["POST"]`, empty: every method) and
+`path_prefix` (default "/api/"; e.g. "/api/webhook/" for the routes of one webhook, not the list).
+The per-request modes apply to the next `count` matching requests, or to each matching request with
+`probability`, or both (default: `count` 1). With `after` (default 0) they first let that many
+matching requests through untouched, then fire: `{"mode": "status", "status": 503, "methods":
+["POST"], "after": 1}` hits the second POST only. A request matches when its method and path do,
+whatever other fault handles it, so each fault counts requests on its own.
 
-- ``status``: answer at once with `status` (e.g. 429 with `retry_after`, 500, 503) without touching state.
-- ``latency``: wait `seconds` before handling the request normally (combines with one other mode).
+- ``status``: answer at once with `status` (e.g. 429 with `retry_after`, 500, 503) without touching
+  state: a POST answered so was NOT applied.
+- ``latency``: wait `seconds` before handling the request normally (combines with one other mode): a
+  POST is held back that long before it is applied (so a client that timed out meanwhile finds it
+  applied later).
+- ``late_answer``: handle the request at once (so a POST is applied and the webhook is listed), then
+  wait `seconds` before sending the answer: a client whose timeout is shorter gets none.
 - ``drop_after_commit``: handle the request (so a POST registers the webhook), then close the TCP
   connection without sending a byte of the response (see `connections.py` for how).
 - ``non_json``: answer 200 with an HTML body.
@@ -14,6 +24,18 @@ matching requests, or to each matching request with `probability`, or both (defa
 - ``garbled_after_commit``: handle the request (so a POST registers the webhook), then answer 200
   with JSON of the wrong shape: `{"status": "success", "result": <the request's JSON body>}` (no
   `data`), as a broken proxy or API version might; the body echoes the request, url included.
+- ``answer``: answer `status` (default 200) with the JSON `body` given (required; any JSON value),
+  without touching state; with `"commit": true` the request is handled first (a POST is applied)
+  and its own answer discarded. E.g. `{"mode": "answer", "body": {"status": "error", "errorCode":
+  "INTERNAL"}}` (a 200 that says error) or a webhook whose `workflowId` is a number.
+- ``redirect``: answer `status` (301, 302, 303, 307 or 308; default 307) with no body and
+  `Location: <location><the request's path>[?<its query>]`, without touching state. `location` (required)
+  is an absolute http(s) base URL, e.g. another emulator's `Emulator.url`: a client that follows
+  the redirect sends its request (and, if careless, its key) there.
+- ``ignore_page``: the request is handled as if it had no `page` parameter, so a list route answers
+  its first page (of the `size` asked) whatever page was asked for, as a broken API or proxy might.
+  Arm it with `probability` 1.0 (and `methods: ["GET"]`) for every list call; with the quirk
+  `omit_total` on as well, nothing in the answers says where the list ends.
 
 Two modes model a service rather than one request; they ignore `count` and `probability`:
 
@@ -34,6 +56,10 @@ Two modes model a service rather than one request; they ignore `count` and `prob
 
 Precedence: an active outage answers first; then the rate limiters (a refused request takes no
 token); then the per-request modes (latency first, then at most one other).
+
+The request log (`GET /_admin/requests`) has, for every /api request: `method`, `path`, `query`,
+`status` (None when no answer was sent), `fault` (the modes that hit it, "latency+status"),
+`with_key` (whether an `x-copy-ai-api-key` header came), `started` and `duration`.
 """
 
 from __future__ import annotations
@@ -42,11 +68,13 @@ import asyncio
 import json
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,11 +83,14 @@ from .responses import error_response
 
 _STATUS_CODES = {429: "RATE_LIMITED", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}
 
-MODES = ("status", "latency", "drop_after_commit", "garbled_after_commit", "non_json", "oversized", "outage",
-         "rate_limit")
+MODES = ("status", "latency", "late_answer", "drop_after_commit", "garbled_after_commit", "non_json", "oversized",
+         "answer", "redirect", "ignore_page", "outage", "rate_limit")
 #: Modes that last (by time or until disarmed) instead of counting requests.
 LASTING_MODES = ("outage", "rate_limit")
 RETRY_AFTER_FORMATS = ("fractional", "integer")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+#: The status a mode answers when the fault does not say.
+_DEFAULT_STATUS = {"redirect": 307, "answer": 200}
 
 #: Closes a request's connection without an answer (`reset`: with an RST); False if it cannot.
 Aborter = Callable[[Scope, bool], bool]
@@ -98,6 +129,10 @@ class Fault:
     burst: float | None = None
     refuse: bool = False
     retry_after_format: str = "fractional"
+    after: int = 0  # matching requests still to let through before the fault fires
+    location: str = ""
+    body: Any = None
+    commit: bool = False
     hits: int = 0
     # run-time state, not part of the fault's JSON
     _until: float = field(default=0.0, repr=False)
@@ -112,7 +147,11 @@ class Fault:
         mode = body.get("mode")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        unknown = sorted(set(body) - set(cls.public_fields()) - {"mode"})
+        _check(not unknown, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(cls.public_fields()[1:])}")
         known = {k: v for k, v in body.items() if k in cls.public_fields() and k != "hits"}
+        if "status" not in known and mode in _DEFAULT_STATUS:
+            known["status"] = _DEFAULT_STATUS[mode]
         _check(known.get("count") is None or (isinstance(known["count"], int) and not isinstance(known["count"], bool)
                                               and known["count"] >= 0), "count must be an integer >= 0 or null")
         for name in ("probability", "seconds", "rate"):
@@ -127,6 +166,18 @@ class Fault:
                "methods must be a list of strings")
         _check(isinstance(known.get("path_prefix", ""), str), "path_prefix must be a string")
         _check(isinstance(known.get("refuse", False), bool), "refuse must be true or false")
+        _check(isinstance(known.get("commit", False), bool), "commit must be true or false")
+        after = known.get("after", 0)
+        _check(isinstance(after, int) and not isinstance(after, bool) and after >= 0, "after must be an integer >= 0")
+        _check(not after or mode not in LASTING_MODES, f"after applies to per-request modes, not {mode}")
+        _check(isinstance(known.get("location", ""), str), "location must be a string")
+        if mode == "redirect":
+            _check(known["status"] in REDIRECT_STATUSES,
+                   f"a redirect's status must be one of {', '.join(map(str, REDIRECT_STATUSES))}")
+            _check(re.match(r"https?://[^/?#\s]+", known.get("location", "")) is not None,
+                   "a redirect needs location, an absolute http(s) base URL such as http://127.0.0.1:8081")
+        if mode == "answer":
+            _check("body" in known, "an answer needs body, the JSON value to answer with")
         _check(known.get("retry_after_format", "fractional") in RETRY_AFTER_FORMATS,
                f"retry_after_format must be one of {', '.join(RETRY_AFTER_FORMATS)}")
         fault = cls(**known)
@@ -137,6 +188,8 @@ class Fault:
             fault.count, fault.probability = None, 1.0
         elif fault.count is None and "probability" not in body:
             fault.count = 1
+        if fault.mode == "late_answer":
+            _check(fault.seconds > 0, "a late answer needs seconds > 0")
         if fault.mode == "outage":
             _check(fault.seconds > 0, "an outage needs seconds > 0")
             fault._until = time.monotonic() + fault.seconds
@@ -186,6 +239,7 @@ class LoggedRequest:
     query: str
     status: int | None
     fault: str | None
+    with_key: bool
     started: float
     duration: float
 
@@ -234,7 +288,12 @@ class FaultInjector:
             for fault in self._faults:
                 if fault.mode in LASTING_MODES:
                     continue
-                if not fault.matches(method, path) or self._rng.random() >= fault.probability:
+                if not fault.matches(method, path):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
+                if self._rng.random() >= fault.probability:
                     continue
                 if fault.mode != "latency" and any(f.mode != "latency" for f in chosen):
                     continue
@@ -308,6 +367,15 @@ async def _until_disconnected(receive: Receive, timeout: float = 2.0) -> None:
         pass
 
 
+def _collect(messages: list[Message]) -> Send:
+    """A send that keeps the app's messages in `messages`, to be sent later."""
+
+    async def collect(message: Message) -> None:
+        messages.append(message)
+
+    return collect
+
+
 class FaultMiddleware:
     """Applies armed faults to /api requests and logs every /api request with its outcome.
 
@@ -340,7 +408,8 @@ class FaultMiddleware:
             self.injector.record(
                 LoggedRequest(
                     0, method, path, scope.get("query_string", b"").decode(), outcome["status"],
-                    outcome["fault"], started, time.time() - started,
+                    outcome["fault"], any(k == b"x-copy-ai-api-key" for k, _ in scope["headers"]), started,
+                    time.time() - started,
                 )
             )
 
@@ -371,6 +440,33 @@ class FaultMiddleware:
                 headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else None
                 await error_response(fault.status, code, details, headers)(scope, receive, send)
                 return
+            elif fault.mode == "late_answer":
+                held: list[Message] = []
+                await self.app(scope, receive, _collect(held))
+                await asyncio.sleep(fault.seconds)
+                for message in held:
+                    await send(message)
+                return
+            elif fault.mode == "answer":
+                if fault.commit:
+
+                    async def ignore(message: Message) -> None:
+                        return None
+
+                    await self.app(scope, receive, ignore)
+                await JSONResponse(fault.body, status_code=fault.status)(scope, receive, send)
+                return
+            elif fault.mode == "redirect":
+                raw_path = scope.get("raw_path") or scope["path"].encode()
+                query = scope.get("query_string", b"")
+                target = fault.location.rstrip("/") + raw_path.decode("latin-1") \
+                    + (f"?{query.decode('latin-1')}" if query else "")
+                await Response(b"", status_code=fault.status, headers={"location": target})(scope, receive, send)
+                return
+            elif fault.mode == "ignore_page":
+                query = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                                      keep_blank_values=True) if k != "page"]
+                scope = {**scope, "query_string": urlencode(query).encode("latin-1")}
             elif fault.mode == "non_json":
                 await HTMLResponse("<html><body>Bad gateway</body></html>")(scope, receive, send)
                 return

@@ -150,31 +150,27 @@ class Emulator:
         return self._http.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
 
     def webhooks(self) -> list[dict[str, Any]]:
-        """Every registered webhook, through the paginated list route (whatever the quirks)."""
-        found: list[dict[str, Any]] = []
-        page = 0
-        while True:
-            resp = self.api("GET", "/webhook", params={"page": page, "size": 100})
-            resp.raise_for_status()
-            body = resp.json()
-            found += body["data"]
-            done = len(found) >= int(body["total"]) if "total" in body else len(body["data"]) < 100
-            if not body["data"] or done:
-                return found
-            page += 1
+        """Every registered webhook, through the paginated list route (whatever the quirks; under an
+        `ignore_page` fault only the first 100 can be seen: disarm it to count them all)."""
+        return self._pages("/webhook", nested=False)
 
     def runs(self, workflow_id: str) -> list[dict[str, Any]]:
         """Every run of a workflow, through the paginated (nested) list route."""
-        found: list[dict[str, Any]] = []
+        return self._pages(f"/workflow/{workflow_id}/run/", nested=True)
+
+    def _pages(self, path: str, nested: bool) -> list[dict[str, Any]]:
+        """Read pages of 100 until a short page, the total, or a page that brings nothing new."""
+        found: dict[str, dict[str, Any]] = {}
         page = 0
         while True:
-            resp = self.api("GET", f"/workflow/{workflow_id}/run/", params={"page": page, "size": 100})
+            resp = self.api("GET", path, params={"page": page, "size": 100})
             resp.raise_for_status()
-            data = resp.json()["data"]
-            found += data["data"]
-            done = len(found) >= int(data["total"]) if "total" in data else len(data["data"]) < 100
-            if not data["data"] or done:
-                return found
+            body = resp.json()["data"] if nested else resp.json()
+            new = {item["id"]: item for item in body["data"] if item["id"] not in found}
+            found.update(new)
+            done = len(found) >= int(body["total"]) if "total" in body else len(body["data"]) < 100
+            if not new or done:
+                return list(found.values())
             page += 1
 
     def openapi(self) -> dict[str, Any]:
@@ -189,9 +185,22 @@ class Emulator:
         resp.raise_for_status()
         return resp.json()
 
-    def arm(self, mode: str, **fault: Any) -> None:
-        """Arm a fault, e.g. `arm("status", status=429, retry_after=1, count=2, methods=["POST"])`."""
-        self.admin("POST", "/faults", json={"mode": mode, **fault})
+    def arm(self, mode: str, **fault: Any) -> list[dict[str, Any]]:
+        """Arm a fault (the modes and fields: `pulumi_copyai.emulator.faults`); returns every armed fault.
+
+        Per-request modes fire on the next `count` (default 1) matching requests, or with
+        `probability`; `after=n` first lets n matching requests through. Examples::
+
+            arm("status", status=429, retry_after=1, count=2, methods=["POST"])  # answered, not applied
+            arm("status", status=503, methods=["POST"], after=1)       # the second POST only
+            arm("latency", seconds=2, methods=["POST"])                # held back 2 s, then applied
+            arm("late_answer", seconds=2, methods=["POST"], after=1)   # the second POST applied, answered 2 s late
+            arm("status", status=500, methods=["GET"], path_prefix="/api/webhook/")  # GET of one webhook, not the list
+            arm("answer", body={"status": "error", "errorCode": "X"}, commit=True)   # applied, then a 200 saying error
+            arm("redirect", status=308, location=other.url, probability=1.0)       # every request sent elsewhere
+            arm("ignore_page", probability=1.0, methods=["GET"])      # every list answers page 0 (+ quirk omit_total)
+        """
+        return list(self.admin("POST", "/faults", json={"mode": mode, **fault})["faults"])
 
     def disarm(self) -> None:
         self.admin("DELETE", "/faults")
