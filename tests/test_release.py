@@ -69,8 +69,13 @@ PULUMI_NPM_NODE20 = "3.248.0"    # the newest @pulumi/pulumi whose engines accep
 PULUMI_PY = "3.272.0"            # the Python SDK of requirements-dev.txt (in pip's cache)
 HOST = "linux-amd64"
 ARCHIVE = f"pulumi-resource-copyai-v{VERSION}-{HOST}.tar.gz"
-DOWNLOADED = f"Downloading plugin copyai-{VERSION}"   # `pulumi plugin install`, and before a YAML program runs
-DOWNLOADED_SDK = "Downloading provider: copyai"         # while a program whose SDK names the plugin runs
+#: What the engine prints when it downloads the plugin: before the program runs (the language host named the
+#: plugin: YAML, Node.js, Python, and `pulumi plugin install`), or while it runs (Go: the SDK asks for it).
+DOWNLOADED = (f"Downloading plugin copyai-{VERSION}", "Downloading provider: copyai")
+
+
+def downloaded(out: str) -> bool:
+    return any(text in out for text in DOWNLOADED)
 CACHE = Path(os.environ.get("PULUMI_CLI_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or
                                                           Path.home() / ".cache") / "pulumi-copyai")
 
@@ -138,6 +143,12 @@ def _python(version: str) -> Path:
     return Path(found[-1])
 
 
+#: Environment variables a consumer project inherits: caches, and the certificates a TLS-intercepting
+#: proxy needs (Node.js 22 from npm reads only NODE_EXTRA_CA_CERTS, unlike Debian's node).
+PASSED = {"GOPATH", "GOCACHE", "GOMODCACHE", "PIP_FIND_LINKS", "PIP_CERT", "XDG_CACHE_HOME", "NODE_EXTRA_CA_CERTS",
+          "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"}
+
+
 # -- a consumer project ----------------------------------------------------------------------------
 class Project:
     """A Pulumi project in its own directory with its own PULUMI_HOME and file backend, automatic plugin
@@ -158,8 +169,8 @@ class Project:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
-        for var in ("GOPATH", "GOCACHE", "GOMODCACHE", "PIP_FIND_LINKS", "PIP_CERT", "XDG_CACHE_HOME"):
-            if var in os.environ:
+        for var in os.environ:  # the machine's caches, certificates and proxies, as in a consumer's shell
+            if var in PASSED or var.upper() in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
                 self.env[var] = os.environ[var]
         assert shutil.which("pulumi-resource-copyai", path=self.env["PATH"]) is None, "no plugin on PATH"
 
@@ -201,7 +212,7 @@ def lifecycle(project: Project, emu: Emulator, downloads: Downloads, hook_url: s
     project.stack(emu, hookUrl=hook_url)
     before = len(downloads.paths)
     up = project.pulumi("up", "--yes")
-    assert DOWNLOADED in up or DOWNLOADED_SDK in up, f"the engine did not download the plugin:\n{up}"
+    assert downloaded(up), f"the engine did not download the plugin:\n{up}"
     assert "from $PATH" not in up
     assert f"/releases/v{VERSION}/{ARCHIVE}" in downloads.paths[before:], downloads.paths
     listed = project.pulumi("plugin", "ls")
@@ -356,7 +367,7 @@ def test_plugin_install_from_server(dist: Path, downloads: Downloads, tmp_path: 
     project = Project(tmp_path, "install", [])
     out = project.pulumi("plugin", "install", "resource", "copyai", VERSION, "--server",
                          downloads.url + "/releases/v${VERSION}")
-    assert DOWNLOADED in out, out
+    assert downloaded(out), out
     listed = project.pulumi("plugin", "ls")
     assert "copyai" in listed and VERSION in listed, listed
 
@@ -364,7 +375,7 @@ def test_plugin_install_from_server(dist: Path, downloads: Downloads, tmp_path: 
 def test_yaml_program(dist: Path, downloads: Downloads, emu: Emulator, tmp_path: Path) -> None:
     project = Project(tmp_path, "team-yaml", []).write({"Pulumi.yaml": yaml_program("team-yaml", downloads.url)})
     lifecycle(project, emu, downloads, "https://hooks.example.com/yaml")
-    assert DOWNLOADED not in project.pulumi("preview"), "downloaded once, then installed"
+    assert not downloaded(project.pulumi("preview")), "downloaded once, then installed"
 
 
 @pytest.mark.parametrize("python", ["3.10", "3.12", "3.13"])
@@ -547,7 +558,7 @@ def test_typescript_on_node20(npm_registry: str, downloads: Downloads, emu: Emul
         pytest.skip("the machine's node is not Node.js 20")
     project.stack(emu, hookUrl="https://hooks.example.com/ts20")
     out = project.pulumi("preview")
-    assert DOWNLOADED_SDK in out and "copyai:index:Webhook" in out and "from $PATH" not in out, out
+    assert downloaded(out) and "copyai:index:Webhook" in out and "from $PATH" not in out, out
 
 
 # -- Go from a GOPROXY directory --------------------------------------------------------------------------
@@ -561,6 +572,15 @@ def test_go_from_goproxy(dist: Path, downloads: Downloads, emu: Emulator, tmp_pa
         "GONOSUMDB": GO_MODULE.split("/")[0],   # a private module: no checksum database knows it
         "GOFLAGS": "-mod=mod",
     })
+    # Go caches a module version's content for good: drop what an earlier session cached of this test-only
+    # module (its pulumi-plugin.json named another port), as a consumer never meets a re-published version.
+    modcache = Path(project.run("go", "env", "GOMODCACHE").strip())
+    for cached in (modcache / GO_MODULE.split("/")[0], modcache / "cache" / "download" / GO_MODULE.split("/")[0]):
+        if cached.exists():
+            for path in [cached, *cached.rglob("*")]:
+                if path.is_dir():
+                    path.chmod(0o755)
+            shutil.rmtree(cached)
     project.write({"Pulumi.yaml": "name: team-go\nruntime: go\n", "main.go": GO_MAIN})
     project.run("go", "mod", "init", "example.com/team-go")
     project.run("go", "get", f"{GO_MODULE}/copyai@v{VERSION}")
