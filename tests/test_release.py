@@ -21,7 +21,9 @@ plugin archive itself, says so, and `pulumi plugin ls` shows it.
 
 Each project goes through `pulumi up`, `pulumi preview --expect-no-changes` and `pulumi destroy` against the
 emulator. Durations on 2 shared cores with warm caches (wheelhouses, npm, Go modules): the release build
-about 100 s, then 4 to 6 minutes of tests.
+about 50 s, then about 2.5 minutes of tests (Go 31 s, TypeScript 25 s and 18 s, Python 24 s, YAML 7 to 9 s
+each). A first run also downloads the wheelhouses (2 to 3 minutes) and installs Verdaccio and Node.js 22
+into ~/.cache/pulumi-copyai/npm-tools/ (about 30 s).
 """
 
 from __future__ import annotations
@@ -219,6 +221,9 @@ def lifecycle(project: Project, emu: Emulator, downloads: Downloads, hook_url: s
     assert "copyai" in listed and VERSION in listed, listed
     assert (project.home / "plugins" / f"resource-copyai-v{VERSION}" / "pulumi-resource-copyai").is_file()
 
+    state = json.loads(project.pulumi("stack", "export"))["deployment"]["resources"]
+    providers = [r["urn"] for r in state if r["type"] == "pulumi:providers:copyai"]
+    assert len(providers) == 1, f"the component's webhooks and the program's use one provider: {providers}"
     outs = project.outputs()
     hooks = {h["id"]: (h["url"], h["eventType"], h.get("workflowId")) for h in emu.webhooks()}
     assert hooks[outs["hookId"]] == (hook_url, "workflowRun.completed", "WCFG-1")

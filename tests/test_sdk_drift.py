@@ -51,5 +51,7 @@ def test_sdk_packages_name_the_plugin() -> None:
     assert json.loads((ROOT / "sdk" / "python" / python / "pulumi-plugin.json").read_text()) == expected
     go_package = schema["language"]["go"]["importBasePath"].rsplit("/", 1)[1]
     assert json.loads((ROOT / "sdk" / "go" / go_package / "pulumi-plugin.json").read_text()) == expected
+    # and at the module's root, where the Go language host looks (tools/gen-sdk/main.go says why)
+    assert json.loads((ROOT / "sdk" / "go" / "pulumi-plugin.json").read_text()) == expected
     go_mod = (ROOT / "sdk" / "go" / "go.mod").read_text()
     assert go_mod.startswith(f"module {schema['language']['go']['importBasePath'].rsplit('/', 1)[0]}\n")
