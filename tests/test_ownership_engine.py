@@ -89,7 +89,7 @@ def test_a_rename_that_imports_the_old_webhook_keeps_it(api: Emulator, tmp_path:
 
 
 @pytest.mark.parametrize("front_door", DOORS)
-@pytest.mark.parametrize("faults", ["first-unapplied-second-late", "first-slow-second-lost"])
+@pytest.mark.parametrize("faults", ["first-unapplied-second-late", "first-late-second-lost"])
 def test_twins_in_one_update_get_one_webhook_each(api: Emulator, tmp_path: Path, front_door: str,
                                                   faults: str) -> None:
     """Two identical declarations: without one-at-a-time creates, one's recovery took the other's
@@ -99,7 +99,7 @@ def test_twins_in_one_update_get_one_webhook_each(api: Emulator, tmp_path: Path,
         api.arm("status", status=503, count=1, methods=["POST"])
         api.arm("late_answer", seconds=3.0, after=1, count=1, methods=["POST"])
     else:
-        api.arm("latency", seconds=2.0, count=1, methods=["POST"])
+        api.arm("late_answer", seconds=3.0, count=1, methods=["POST"])  # applied at once, answered late
         api.arm("drop_after_commit", after=1, count=1, methods=["POST"])
     declare(p, front_door, [hook("twin-1"), hook("twin-2")])
     up(p)

@@ -13,6 +13,7 @@ from pulumi.output import Unknown
 from pulumi_copyai import core
 from pulumi_copyai.client import CopyAIError
 from pulumi_copyai.emulator.testing import Emulator
+from pulumi_copyai.origin import key_fingerprint
 from pulumi_copyai.provider import REPLACE_ON_CHANGE, CopyAIWebhookProvider, Settings
 from tests.conftest import API_KEY
 
@@ -117,7 +118,8 @@ def test_diff_replaces_on_each_field_and_only_then(provider: CopyAIWebhookProvid
 
 def test_create_read_delete_one_call_each(provider: CopyAIWebhookProvider, emu: Emulator) -> None:
     created = provider.create(props(workflow_id="WCFG-1"))
-    assert created.outs == {"url": URL, "event_type": "workflowRun.completed", "workflow_id": "WCFG-1"}
+    assert created.outs == {"url": URL, "event_type": "workflowRun.completed", "workflow_id": "WCFG-1",
+                            "api_base_url": emu.base_url, "api_key_fingerprint": key_fingerprint(API_KEY)}
     read = provider.read(created.id, created.outs)
     assert (read.id, read.outs) == (created.id, created.outs)
     core.forget()  # `pulumi destroy`: a new provider process

@@ -9,7 +9,8 @@ with --stack), through both front doors' resource types (`stacks.read_backend`),
 - managed:    in the workspace and in a stack (stack, resource name);
 - orphan:     in the workspace, in no stack (a lost state, a killed run, a webhook made by hand);
 - duplicate:  the same url, event type and workflow registered more than once (events fire twice);
-- dangling:   in a stack's state, gone at the API (`pulumi refresh` drops it, `pulumi up` re-registers).
+- dangling:   in a stack's state, gone at the API (`pulumi refresh` drops it, `pulumi up` re-registers);
+- elsewhere:  in a stack's state, recorded as registered at another API or workspace (not audited here).
 
 A table by default, `--json` for machines; the exit status is 1 when it finds an orphan, duplicate
 or dangling webhook (for a scheduled CI job), 2 on errors and refusals.
@@ -54,6 +55,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .client import CopyAIClient
 from .errors import CopyAIError
 from .model import Webhook, normalize_url
+from .origin import Origin
 from .settings import Settings
 from .stacks import Backend, BackendError, read_backend
 
@@ -70,6 +72,8 @@ class Report:
     orphans: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     dangling: list[dict[str, Any]] = field(default_factory=list)
+    #: recorded as registered at another API or workspace: not audited against this one
+    elsewhere: list[dict[str, Any]] = field(default_factory=list)
     stacks: list[str] = field(default_factory=list)
     busy: dict[str, str] = field(default_factory=dict)  # stacks locked or with pending operations: why
 
@@ -87,8 +91,8 @@ def mask(url: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def audit(hooks: list[Webhook], backend: Backend, show_urls: bool = False) -> Report:
-    """Compare the workspace's webhooks with what the stacks of `backend` record."""
+def audit(hooks: list[Webhook], backend: Backend, show_urls: bool = False, origin: Origin | None = None) -> Report:
+    """Compare the workspace's webhooks (at `origin`) with what the stacks of `backend` record."""
     report = Report(stacks=[s.name for s in backend.stacks], busy=backend.busy())
     secret_ids = {w.id for w in backend.webhooks() if w.secret_url and w.id}
     # A secret url's value: from the states when read with --show-secrets, else from the API's copy of a
@@ -132,7 +136,11 @@ def audit(hooks: list[Webhook], backend: Backend, show_urls: bool = False) -> Re
     for o in backend.webhooks():
         # a replaced resource's or a pending operation's record: the next update or copyai-recover settles it
         if o.id and o.id not in at_api and not o.delete and o.pending is None:
-            report.dangling.append({"id": o.id, "stack": o.stack, "resource": o.name})
+            if origin is not None and o.origin is not None and o.origin != origin:
+                report.elsewhere.append({"id": o.id, "stack": o.stack, "resource": o.name,
+                                         "api": o.origin.describe()})
+            else:
+                report.dangling.append({"id": o.id, "stack": o.stack, "resource": o.name})
     return report
 
 
@@ -208,6 +216,8 @@ def render(report: Report) -> str:
                                  for w in d["webhooks"]), **d} for d in report.duplicates]
     table("duplicates: registered more than once", dup_rows, ["eventType", "workflowId", "url", "ids"])
     table("dangling: in a state, gone at the API", report.dangling, ["stack", "resource", "id"])
+    table("elsewhere: registered at another API or workspace, not audited here", report.elsewhere,
+          ["stack", "resource", "id", "api"])
     if report.busy:
         lines.append("")
         lines.append(f"busy: locked or with pending operations ({len(report.busy)}); an update under way or killed "
@@ -274,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     except CopyAIError as exc:
         print(f"copyai-audit: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_ERROR) from None
-    report = audit(hooks, backend, show_urls=args.show_urls)
+    report = audit(hooks, backend, show_urls=args.show_urls, origin=client.origin)
 
     print(json.dumps(asdict(report), indent=2) if args.json else render(report))
     if args.delete_orphans and report.orphans:

@@ -46,6 +46,7 @@ from .errors import (
     causes,
 )
 from .model import Webhook, describe_shape
+from .origin import Origin
 from .ratelimit import RateGate, gate_for
 from .settings import DEFAULT_BASE_URL, DEFAULT_RETRY_WINDOW_SECONDS, DEFAULT_TIMEOUT_SECONDS
 from .validation import webhook_id_problem
@@ -135,6 +136,11 @@ class CopyAIClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update({"accept": "application/json", "user-agent": "pulumi-copyai"})
+
+    @property
+    def origin(self) -> Origin:
+        """The API and workspace this client talks to (the key as a fingerprint only)."""
+        return Origin.of(self.base_url, self._api_key)
 
     def __repr__(self) -> str:  # never show the key
         return f"CopyAIClient(base_url={self.base_url!r})"
@@ -230,6 +236,11 @@ class CopyAIClient:
                 operation, f"{where}: the API key was rejected; check copyai:apiKey (or COPYAI_API_KEY) "
                 "and that the key has not expired", **kwargs)
         if status == 404:
+            if is_post or where.split("?")[0].endswith("/webhook"):  # a route every Copy.ai API has
+                return CopyAINotFoundError(
+                    operation, f"{where}: not found: this API has no such route, so the base URL is probably "
+                    f"wrong; check copyai:baseUrl (or COPYAI_BASE_URL): Copy.ai's is {DEFAULT_BASE_URL} "
+                    "(with /api)", **kwargs)
             return CopyAINotFoundError(operation, f"{where}: not found", **kwargs)
         if status in (400, 422):
             return CopyAIValidationError(operation, f"{where}: the API rejected the request", **kwargs)

@@ -3,7 +3,8 @@
 Both front doors are thin adapters over this module: the dynamic provider (`provider.py`, property
 names in snake_case) and the `copyai` plugin (`plugin/`, camelCase). Here: input normalization and
 checks, the replace rules, create (with ambiguous-POST recovery and adoption), read (404 = gone),
-delete (404 = done). Which webhook belongs to which resource is decided by `ownership`'s rules.
+delete (404 = done). Which webhook belongs to which resource is decided by `ownership`'s rules; what
+a 404 proves, by `origin`'s (only the API that registered a webhook can say it is gone).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import CopyAIError, CopyAINotFoundError, CopyAIUnsettledError
 from .journal import Journal
 from .model import Webhook, same_url
+from .origin import OUTPUTS as ORIGIN_OUTPUTS
+from .origin import Origin, elsewhere_error, moved_error, not_found_proves_gone
 from .ownership import Holdings, Key, OneAtATime, Workspace, may_delete, recoverable
 from .settings import Settings
 from .validation import check_inputs
@@ -28,7 +31,9 @@ if TYPE_CHECKING:  # the HTTP client (requests) is imported on the first API cal
 #: Copy.ai has no update endpoint: a change to any of these registers a new webhook.
 REPLACE_ON_CHANGE: tuple[str, ...] = ("url", "event_type", "workflow_id")
 #: The properties a webhook's state keeps as outputs; `read` reports exactly these.
-OUTPUTS: tuple[str, ...] = REPLACE_ON_CHANGE
+OUTPUTS: tuple[str, ...] = (*REPLACE_ON_CHANGE, *ORIGIN_OUTPUTS)
+#: The setting that picks the API, as messages name it.
+BASE_URL_SETTING = "copyai:baseUrl (or COPYAI_BASE_URL, or an explicit provider's baseUrl)"
 #: Every input the core knows (import_id only in the dynamic provider: the plugin has `pulumi import`).
 INPUTS: tuple[str, ...] = (*REPLACE_ON_CHANGE, "import_id")
 #: How long one snapshot of the webhook list serves the reads of a refresh.
@@ -102,9 +107,10 @@ class Declared:
         return cls(values["url"], values["event_type"], values.get("workflow_id"), values.get("import_id"))
 
 
-def outputs(hook: Webhook) -> dict[str, Any]:
-    """A webhook's state outputs (snake_case)."""
-    return {"url": hook.url, "event_type": hook.event_type, "workflow_id": hook.workflow_id}
+def outputs(hook: Webhook, origin: Origin | None = None) -> dict[str, Any]:
+    """A webhook's state outputs (snake_case), with the API that answered for it when known."""
+    outs: dict[str, Any] = {"url": hook.url, "event_type": hook.event_type, "workflow_id": hook.workflow_id}
+    return {**outs, **origin.outputs()} if origin is not None else outs
 
 
 HOLDINGS = Holdings()
@@ -113,6 +119,16 @@ _ONE_AT_A_TIME = OneAtATime()
 MAX_POSTS = 10
 #: A search that misses while the list is changing scans again, at most this many times in all.
 MAX_SCANS = 4
+
+
+def check_origin(webhook_id: str, state: Mapping[str, Any], settings: Settings) -> None:
+    """At a diff: fail when the provider's settings name another API or workspace than the one that
+    registered the webhook (`origin`); a provider without a key yet (a preview) is not checked."""
+    if webhook_id and settings.api_key:
+        error = moved_error(webhook_id, Origin.recorded(state), Origin.of(settings.base_url, settings.api_key),
+                            BASE_URL_SETTING)
+        if error is not None:
+            raise error
 
 
 def diffed(webhook_id: str, replaced: bool) -> None:
@@ -137,6 +153,7 @@ class Lifecycle:
         self.client = client
         self.workspace = workspace
         self.journal = journal
+        self.origin = client.origin
         self._snapshot_lock = threading.Lock()
         self._snapshot: tuple[float, dict[str, Webhook]] | None = None
 
@@ -276,9 +293,14 @@ class Lifecycle:
                 "one webhook can belong to one resource only")
         return hook
 
+    def outputs(self, hook: Webhook) -> dict[str, Any]:
+        """The state outputs of a webhook this API answered for (its origin is this API)."""
+        return outputs(hook, self.origin)
+
     def read(self, webhook_id: str, state: Mapping[str, Any] | None = None,
              deadline: float | None = None) -> dict[str, Any] | None:
-        """The webhook's outputs as the API has them now, or None when it is gone (404).
+        """The webhook's outputs as the API has them now, or None when it is gone (404 from the API
+        that registered it; from another API a 404 is an error, see `origin`).
 
         Reads share one snapshot of the paginated list (`SNAPSHOT_SECONDS`), so a refresh of N
         webhooks costs about N/100 list calls; a webhook missing from the snapshot is confirmed
@@ -291,8 +313,9 @@ class Lifecycle:
             try:
                 hook = self.client.get_webhook(webhook_id, deadline=deadline)
             except CopyAINotFoundError:
+                self._gone_here("read webhook", webhook_id, state)
                 return None
-        return _as_known(hook, state)
+        return _as_known(hook, state, self.origin)
 
     def read_cached(self, webhook_id: str, state: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """`read`'s answer when a fresh snapshot holds the webhook, at once and without I/O; else None
@@ -307,19 +330,27 @@ class Lifecycle:
         if hook is None:
             return None
         HOLDINGS.hold(webhook_id)
-        return _as_known(hook, state)
+        return _as_known(hook, state, self.origin)
 
-    def delete(self, webhook_id: str, deadline: float | None = None) -> bool:
-        """Remove the webhook; one that is already gone (404) counts as removed. False when the API
-        was not called because another resource of this process keeps the webhook (rule 5)."""
+    def delete(self, webhook_id: str, deadline: float | None = None, state: Mapping[str, Any] | None = None) -> bool:
+        """Remove the webhook; one that is already gone (404 from the API that registered it) counts
+        as removed. False when the API was not called because another resource of this process keeps
+        the webhook (rule 5)."""
         if not may_delete(webhook_id, HOLDINGS):
             return False
         HOLDINGS.hold(webhook_id)
-        self.client.delete_webhook(webhook_id, deadline=deadline)
+        if not self.client.delete_webhook(webhook_id, deadline=deadline):
+            self._gone_here("delete webhook", webhook_id, state)
         with self._snapshot_lock:
             if self._snapshot is not None:
                 self._snapshot[1].pop(webhook_id, None)
         return True
+
+    def _gone_here(self, operation: str, webhook_id: str, state: Mapping[str, Any] | None) -> None:
+        """Raise unless this 404 proves the webhook gone: only its own API's does (`origin`)."""
+        recorded = Origin.recorded(state)
+        if recorded is not None and not not_found_proves_gone(recorded, self.origin):
+            raise elsewhere_error(operation, webhook_id, recorded, self.origin, BASE_URL_SETTING)
 
     def _from_snapshot(self, webhook_id: str, deadline: float | None) -> Webhook | None:
         with self._snapshot_lock:  # concurrent reads wait for one scan instead of each making one
@@ -331,9 +362,9 @@ class Lifecycle:
             return self._snapshot[1].get(webhook_id)
 
 
-def _as_known(hook: Webhook, state: Mapping[str, Any] | None) -> dict[str, Any]:
+def _as_known(hook: Webhook, state: Mapping[str, Any] | None, origin: Origin) -> dict[str, Any]:
     """The webhook's outputs, with the state's url when the API's is the same one normalized."""
-    outs = outputs(hook)
+    outs = outputs(hook, origin)
     known_url = (state or {}).get("url")
     if isinstance(known_url, str) and same_url(known_url, hook.url):
         outs["url"] = known_url

@@ -79,7 +79,9 @@ class CopyAIWebhookProvider(ResourceProvider):
         failures = [CheckFailure(prop, reason) for prop, reason in core.check(inputs, is_unknown=is_unknown)]
         return CheckResult(inputs, failures)
 
+    @_short_traceback
     def diff(self, id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        core.check_origin(id, olds, Settings.resolve(_PROCESS.config))
         replaces = core.replaces(id, olds, core.normalize(news), is_unknown)
         core.diffed(id, replaced=bool(replaces))
         return DiffResult(changes=bool(replaces), replaces=replaces, stables=[], delete_before_replace=None)
@@ -87,7 +89,7 @@ class CopyAIWebhookProvider(ResourceProvider):
     @_short_traceback
     def create(self, props: dict[str, Any]) -> CreateResult:
         hook = _PROCESS.lifecycle().create(Declared.of(props))
-        return CreateResult(hook.id, core.outputs(hook))
+        return CreateResult(hook.id, _PROCESS.lifecycle().outputs(hook))
 
     @_short_traceback
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
@@ -98,4 +100,4 @@ class CopyAIWebhookProvider(ResourceProvider):
 
     @_short_traceback
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        _PROCESS.lifecycle().delete(id)
+        _PROCESS.lifecycle().delete(id, state=props)

@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from .model import normalize_url
+from .origin import Origin
 
 #: The resource types of a Copy.ai webhook: the dynamic provider's and the plugin's.
 TYPES = ("pulumi-python:dynamic/copyai:CopyAIWebhook", "copyai:index:Webhook")
@@ -81,6 +82,7 @@ class Recorded:
     workflow_id: str | None = None  # None: every workflow
     delete: bool = False
     pending: str | None = None  # the pending operation's type ("creating", ...) for one read from there
+    origin: Origin | None = None  # the API that registered it (None in states written before origins)
 
 
 @dataclass(frozen=True)
@@ -222,12 +224,15 @@ def recorded_in(stack: str, deployment: Mapping[str, Any]) -> tuple[list[Recorde
         url, secret_url = value("url")
         event_type, _ = value("event_type", "eventType")
         workflow_id, _ = value("workflow_id", "workflowId")
+        base_url, _ = value("api_base_url", "apiBaseUrl")
+        fingerprint, _ = value("api_key_fingerprint", "apiKeyFingerprint")
+        origin = Origin.recorded({"api_base_url": base_url, "api_key_fingerprint": fingerprint})
         urn = str(res.get("urn") or "")
         found.append(Recorded(
             stack, urn.rsplit("::", 1)[-1], urn, str(res["type"]), str(res["id"]) if res.get("id") else None,
             url if isinstance(url, str) else None, secret_url,
             event_type if isinstance(event_type, str) else None, workflow_id if isinstance(workflow_id, str) else None,
-            bool(res.get("delete")), pending))
+            bool(res.get("delete")), pending, origin))
 
     for res in deployment.get("resources") or []:
         record(res, None)

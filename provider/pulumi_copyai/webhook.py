@@ -61,6 +61,9 @@ class CopyAIWebhook(Resource, module="copyai", name="CopyAIWebhook"):
     url: pulumi.Output[str]
     event_type: pulumi.Output[str]
     workflow_id: pulumi.Output[Optional[str]]
+    #: Where the webhook was registered: the API's base URL and a fingerprint of the key (never the key).
+    api_base_url: pulumi.Output[str]
+    api_key_fingerprint: pulumi.Output[str]
 
     def __init__(
         self,
@@ -84,5 +87,7 @@ class CopyAIWebhook(Resource, module="copyai", name="CopyAIWebhook"):
             "event_type": _plain(event_type),
             "workflow_id": _plain(workflow_id),
             "import_id": _plain(import_id),
+            "api_base_url": None,  # outputs only
+            "api_key_fingerprint": None,
         }
         super().__init__(_PROVIDER, resource_name, props, opts)

@@ -48,6 +48,14 @@ export class Webhook extends pulumi.CustomResource {
     }
 
     /**
+     * The base URL of the API that registered the webhook (or last answered for it). Only that API's 404 means the webhook is gone: another API's 404 fails the read or delete and keeps the webhook in the stack.
+     */
+    declare public /*out*/ readonly apiBaseUrl: pulumi.Output<string | undefined>;
+    /**
+     * A short SHA-256 fingerprint of the API key (the workspace) that registered the webhook; never the key.
+     */
+    declare public /*out*/ readonly apiKeyFingerprint: pulumi.Output<string | undefined>;
+    /**
      * The event the URL hears.
      */
     declare public readonly eventType: pulumi.Output<enums.EventType>;
@@ -80,7 +88,11 @@ export class Webhook extends pulumi.CustomResource {
             resourceInputs["eventType"] = args?.eventType;
             resourceInputs["url"] = args?.url;
             resourceInputs["workflowId"] = args?.workflowId;
+            resourceInputs["apiBaseUrl"] = undefined /*out*/;
+            resourceInputs["apiKeyFingerprint"] = undefined /*out*/;
         } else {
+            resourceInputs["apiBaseUrl"] = undefined /*out*/;
+            resourceInputs["apiKeyFingerprint"] = undefined /*out*/;
             resourceInputs["eventType"] = undefined /*out*/;
             resourceInputs["url"] = undefined /*out*/;
             resourceInputs["workflowId"] = undefined /*out*/;

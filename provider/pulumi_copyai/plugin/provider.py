@@ -52,6 +52,8 @@ WEBHOOK = "copyai:index:Webhook"
 WORKFLOW_WEBHOOKS = "copyai:index:WorkflowWebhooks"
 #: The core's property names and the schema's.
 NAMES: dict[str, str] = {"url": "url", "event_type": "eventType", "workflow_id": "workflowId"}
+#: The state's names: the inputs, and where the webhook was registered (pulumi_copyai.origin).
+STATE_NAMES: dict[str, str] = {**NAMES, "api_base_url": "apiBaseUrl", "api_key_fingerprint": "apiKeyFingerprint"}
 #: Calls served at once; above the engine's --parallel (4 x cores by default, 32 on an 8-core laptop).
 MAX_CONCURRENT_CALLS = 64
 
@@ -65,10 +67,10 @@ def _unknown(value: Any) -> bool:
     return isinstance(value, Computed)
 
 
-def _plain(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
+def _plain(props: Mapping[str, PropertyValue], names: Mapping[str, str] = NAMES) -> dict[str, Any]:
     """Schema-named PropertyValues to core-named plain values (an unknown stays a Computed)."""
     out: dict[str, Any] = {}
-    for key, name in NAMES.items():
+    for key, name in names.items():
         if name in props:
             out[key] = props[name].value
     return out
@@ -87,7 +89,7 @@ def _secret(props: Mapping[str, PropertyValue], name: str) -> bool:
 
 def _properties(outs: Mapping[str, Any], secret_url: bool) -> dict[str, PropertyValue]:
     """Core-named outputs to schema-named PropertyValues; an absent workflow is left out."""
-    props = {NAMES[k]: PropertyValue(v) for k, v in outs.items() if v is not None}
+    props = {STATE_NAMES[k]: PropertyValue(v) for k, v in outs.items() if v is not None}
     if secret_url and "url" in props:
         props["url"] = props["url"].with_secret(True)
     return props
@@ -163,6 +165,7 @@ class CopyAIProvider(Provider):
         return CheckResponse(inputs=inputs, failures=failures)
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
+        core.check_origin(request.resource_id, _plain(request.old_state, STATE_NAMES), self.settings)
         olds = core.normalize(_plain(request.old_state))
         changed = core.replaces(request.resource_id, olds, core.normalize(_plain(request.new_inputs)), _unknown)
         changed = [NAMES[k] for k in changed if k in NAMES and NAMES[k] not in request.ignore_changes]
@@ -179,10 +182,11 @@ class CopyAIProvider(Provider):
         declared = core.Declared.of(_plain(request.properties))
         deadline = self._deadline(request.timeout)
         hook = await self._run(lambda: self._lifecycle().create(declared, deadline, urn=request.urn))
-        return CreateResponse(resource_id=hook.id, properties=_properties(core.outputs(hook), secret_url))
+        outs = self._lifecycle().outputs(hook)
+        return CreateResponse(resource_id=hook.id, properties=_properties(outs, secret_url))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
-        state = _plain(request.properties)
+        state = _plain(request.properties, STATE_NAMES)
         secret_url = _secret(request.properties, "url") or _secret(request.inputs, "url")
         deadline = self._deadline(None)
         lifecycle = await self._run(self._lifecycle) if self._cold else self._lifecycle()
@@ -195,7 +199,9 @@ class CopyAIProvider(Provider):
         if not request.properties:  # `pulumi import` or the `import` option: the resource takes this webhook
             core.imported(request.resource_id)
         properties = _properties(outs, secret_url)
-        inputs = dict(request.inputs) if request.inputs else dict(properties)  # `pulumi import`: inputs as found
+        # `pulumi import`: the inputs as found (the declared ones, not where it was registered)
+        declared = {k: v for k, v in properties.items() if k in NAMES.values()}
+        inputs = dict(request.inputs) if request.inputs else declared
         return ReadResponse(resource_id=request.resource_id, properties=properties, inputs=inputs)
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
@@ -203,7 +209,8 @@ class CopyAIProvider(Provider):
 
     async def delete(self, request: DeleteRequest) -> None:
         deadline = self._deadline(request.timeout)
-        await self._run(lambda: self._lifecycle().delete(request.resource_id, deadline))
+        state = _plain(request.properties, STATE_NAMES)
+        await self._run(lambda: self._lifecycle().delete(request.resource_id, deadline, state))
 
     # -- copyai:index:WorkflowWebhooks ----------------------------------------------------------
     async def construct(self, request: ConstructRequest) -> ConstructResponse:

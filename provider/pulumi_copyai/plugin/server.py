@@ -81,6 +81,7 @@ class _Servicer(ProviderServicer):
     Create = _clean(ProviderServicer.Create)
     Read = _clean(ProviderServicer.Read)
     Update = _clean(ProviderServicer.Update)
+    Diff = _clean(ProviderServicer.Diff)
     Delete = _clean(ProviderServicer.Delete)
     Configure = _clean(ProviderServicer.Configure)
     Construct = _clean(ProviderServicer.Construct)

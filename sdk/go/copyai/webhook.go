@@ -16,6 +16,10 @@ import (
 type Webhook struct {
 	pulumi.CustomResourceState
 
+	// The base URL of the API that registered the webhook (or last answered for it). Only that API's 404 means the webhook is gone: another API's 404 fails the read or delete and keeps the webhook in the stack.
+	ApiBaseUrl pulumi.StringPtrOutput `pulumi:"apiBaseUrl"`
+	// A short SHA-256 fingerprint of the API key (the workspace) that registered the webhook; never the key.
+	ApiKeyFingerprint pulumi.StringPtrOutput `pulumi:"apiKeyFingerprint"`
 	// The event the URL hears.
 	EventType EventTypeOutput `pulumi:"eventType"`
 	// The URL that receives the events.
@@ -179,6 +183,16 @@ func (o WebhookOutput) ToWebhookOutput() WebhookOutput {
 
 func (o WebhookOutput) ToWebhookOutputWithContext(ctx context.Context) WebhookOutput {
 	return o
+}
+
+// The base URL of the API that registered the webhook (or last answered for it). Only that API's 404 means the webhook is gone: another API's 404 fails the read or delete and keeps the webhook in the stack.
+func (o WebhookOutput) ApiBaseUrl() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Webhook) pulumi.StringPtrOutput { return v.ApiBaseUrl }).(pulumi.StringPtrOutput)
+}
+
+// A short SHA-256 fingerprint of the API key (the workspace) that registered the webhook; never the key.
+func (o WebhookOutput) ApiKeyFingerprint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Webhook) pulumi.StringPtrOutput { return v.ApiKeyFingerprint }).(pulumi.StringPtrOutput)
 }
 
 // The event the URL hears.

@@ -134,6 +134,8 @@ class Webhook(pulumi.CustomResource):
                 raise TypeError("Missing required property 'url'")
             __props__.__dict__["url"] = url
             __props__.__dict__["workflow_id"] = workflow_id
+            __props__.__dict__["api_base_url"] = None
+            __props__.__dict__["api_key_fingerprint"] = None
         super(Webhook, __self__).__init__(
             'copyai:index:Webhook',
             resource_name,
@@ -156,6 +158,8 @@ class Webhook(pulumi.CustomResource):
 
         __props__ = WebhookArgs.__new__(WebhookArgs)
 
+        __props__.__dict__["api_base_url"] = None
+        __props__.__dict__["api_key_fingerprint"] = None
         __props__.__dict__["event_type"] = None
         __props__.__dict__["url"] = None
         __props__.__dict__["workflow_id"] = None
@@ -166,6 +170,22 @@ class Webhook(pulumi.CustomResource):
             opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[bool]:
         __props__: dict = {}
         return pulumi.runtime.exists_resource(None, 'copyai:index:Webhook', id, __props__, opts or pulumi.ResourceOptions())
+
+    @_builtins.property
+    @pulumi.getter(name="apiBaseUrl")
+    def api_base_url(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The base URL of the API that registered the webhook (or last answered for it). Only that API's 404 means the webhook is gone: another API's 404 fails the read or delete and keeps the webhook in the stack.
+        """
+        return pulumi.get(self, "api_base_url")
+
+    @_builtins.property
+    @pulumi.getter(name="apiKeyFingerprint")
+    def api_key_fingerprint(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        A short SHA-256 fingerprint of the API key (the workspace) that registered the webhook; never the key.
+        """
+        return pulumi.get(self, "api_key_fingerprint")
 
     @_builtins.property
     @pulumi.getter(name="eventType")
