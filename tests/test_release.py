@@ -22,8 +22,8 @@ plugin archive itself, says so, and `pulumi plugin ls` shows it.
 Each project goes through `pulumi up`, `pulumi preview --expect-no-changes` and `pulumi destroy` against the
 emulator. Durations on 2 shared cores with warm caches (wheelhouses, npm, Go modules): the release build
 about 50 s, then 2.5 to 3.5 minutes of tests (Go 31 to 34 s, TypeScript 25 to 40 s and 18 to 31 s, Python 24 to
-30 s, YAML 7 to 11 s each). A first run also downloads the wheelhouses (2 to 3 minutes) and installs Verdaccio and Node.js 22
-into ~/.cache/pulumi-copyai/npm-tools/ (about 30 s).
+30 s, YAML 7 to 11 s each). A first run also downloads the wheelhouses (2 to 3 minutes) and installs
+Verdaccio and Node.js 22 into ~/.cache/pulumi-copyai/npm-tools/ (about 30 s).
 """
 
 from __future__ import annotations
