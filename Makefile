@@ -42,7 +42,7 @@ bench-publish: bootstrap-test
 	@$(ENV) python bench/bench.py --publish
 
 clean:
-	rm -rf .venv .venv.tmp .pulumi-bin .pulumi-state .state provider/build provider/dist
+	rm -rf .venv .venv.tmp .pulumi-bin .pulumi-state .state provider/build provider/dist dist
 
 # The copyai package (docs/package.md): `make sdk` regenerates sdk/ from the plugin's schema; `make plugin`
 # builds dist/: the plugin tarball (`pulumi plugin install resource copyai <version> --file ...`) and the
@@ -53,6 +53,27 @@ sdk:
 
 plugin: bootstrap
 	@tools/plugin/build.sh dist && tools/npm-pack.sh dist
+
+# A release (docs/installation-configuration.md): `make release VERSION=x.y.z` writes dist/: the plugin
+# archives for linux/darwin amd64/arm64 and windows-amd64, the npm package, the Python wheels and sdists,
+# the Go module (dist/goproxy/), checksums (tools/release/release.py). Settings, all optional:
+#   REPOSITORY=github.com/ORG/REPO   the repository; the download URL and the Go module path follow it
+#   PLUGIN_DOWNLOAD_URL=URL          where the engine downloads the archives (${VERSION} is substituted)
+#   GO_MODULE=PATH NPM_PACKAGE=@SCOPE/NAME PLATFORMS=linux-amd64,...
+# `make release-lock` re-pins the archives' wheels (tools/release/plugin-constraints.txt).
+# `make test-release` builds a release and consumes it as a registry user would (tests/test_release.py).
+.PHONY: release dist release-lock test-release
+release dist: bootstrap
+	@$(ENV) python tools/release/release.py build $(if $(VERSION),--version '$(VERSION)') \
+	  $(if $(REPOSITORY),--repository '$(REPOSITORY)') $(if $(PLUGIN_DOWNLOAD_URL),--plugin-download-url '$(value PLUGIN_DOWNLOAD_URL)') \
+	  $(if $(GO_MODULE),--go-module '$(GO_MODULE)') $(if $(NPM_PACKAGE),--npm-package '$(NPM_PACKAGE)') \
+	  $(if $(PLATFORMS),--platforms '$(PLATFORMS)')
+
+release-lock: bootstrap
+	@$(ENV) python tools/release/release.py lock
+
+test-release: bootstrap-test
+	@$(ENV) pytest -m release tests/test_release.py
 
 # Every supported Python version (3.10 to 3.13), each in a cached venv: scripts/test-matrix.sh.
 # MATRIX=ci runs only tests/test_python_versions_engine.py per version; PYTHONS="3.12 3.13" picks versions.

@@ -26,7 +26,7 @@ case "${1:-}" in
   --test) lane=test ;;
   *) log "usage: scripts/bootstrap.sh [--test]"; exit 2 ;;
 esac
-RECIPE=2  # bump when the way a venv is built changes
+RECIPE=3  # bump when the way a venv is built changes
 # The pins `make up` needs (a subset of requirements-dev.txt, the one list of pins): the SDK, the package's runtime
 # dependencies, the emulator's, and setuptools to install the package from provider/.
 RUNTIME_PINS='^(pulumi|requests|urllib3|tenacity|pexpect|starlette|uvicorn|httpx|setuptools)=='
@@ -59,11 +59,11 @@ build_template() {  # $1 = lane, $2 = directory: the venv with the lane's pins a
   mkdir "$tmp/.src"
   tar -C provider --exclude=build --exclude=dist --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -C "$tmp/.src" -xf -
   if ! "$tmp/bin/python" -m pip install --disable-pip-version-check --progress-bar off -r "$tmp/.pins.txt" \
-      "$tmp/.src[emulator]" 2>&1 | { grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' || true; } \
+      "$tmp/.src" "$tmp/.src/emulator-dist" 2>&1 | { grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' || true; } \
       | sed -u 's/^/[bootstrap]   /' >&2; then
     log "pip install failed"; exit 1
   fi
-  "$tmp/bin/python" -m pip uninstall --disable-pip-version-check -y -q pulumi-copyai >&2  # each clone installs its own
+  "$tmp/bin/python" -m pip uninstall --disable-pip-version-check -y -q pulumi-copyai pulumi-copyai-emulator >&2  # each clone installs its own
   rm -rf "$tmp/.src"
   echo "$tmp" >"$tmp/.origin"  # the path its scripts name, replaced in every copy
   touch "$tmp/.complete"
@@ -109,10 +109,10 @@ if ! current; then
 fi
 package=".venv/.package-$(.venv/bin/python scripts/package_hash.py)"
 if [ ! -f "$package" ]; then
-  log "installing the package from provider/ into .venv"
+  log "installing the package from provider/ into .venv (and the emulator's, provider/emulator-dist)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
-    --no-build-isolation ./provider >/dev/null || { log "pip install ./provider failed"; exit 1; }
-  rm -rf provider/build provider/*.egg-info
+    --no-build-isolation ./provider ./provider/emulator-dist >/dev/null || { log "pip install ./provider failed"; exit 1; }
+  rm -rf provider/build provider/*.egg-info provider/emulator-dist/build provider/emulator-dist/*.egg-info
   rm -f .venv/.package-*; touch "$package"
 fi
 

@@ -44,7 +44,7 @@ main() {
   local mode="${MATRIX:-full}" versions=("$@")
   [ ${#versions[@]} -gt 0 ] || read -r -a versions <<<"${PYTHONS:-3.10 3.11 3.12 3.13}"
   local cache="${COPYAI_MATRIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-copyai/matrix}"
-  local recipe=1  # bump when the way a venv is built changes
+  local recipe=2  # bump when the way a venv is built changes (2: the emulator is its own wheel)
   # The pure-Python tests; none of them needs the engine.
   local unit_tests=(tests/test_client.py tests/test_provider_unit.py tests/test_recover.py tests/test_emulator.py
                     tests/test_emulator_faults.py tests/test_emulator_contract.py tests/test_live_against_emulator.py)
@@ -70,7 +70,12 @@ main() {
   if ! .venv/bin/python -m pip wheel --no-deps --quiet -w "$work/dist" "$work/src" >"$work/wheel.log" 2>&1; then
     cat "$work/wheel.log" >&2; log "building the package's wheel failed"; return 1
   fi
-  local wheel; wheel="$(ls "$work/dist"/*.whl)"
+  # The emulator is a distribution of its own (provider/emulator-dist): its wheel satisfies the [emulator] extra.
+  if ! .venv/bin/python -m pip wheel --no-deps --quiet -w "$work/dist" "$work/src/emulator-dist" >>"$work/wheel.log" 2>&1; then
+    cat "$work/wheel.log" >&2; log "building the emulator's wheel failed"; return 1
+  fi
+  local wheel emulator_wheel
+  wheel="$(ls "$work/dist"/pulumi_copyai-*.whl)"; emulator_wheel="$(ls "$work/dist"/pulumi_copyai_emulator-*.whl)"
   log "built $(basename "$wheel") in $((SECONDS - t0))s; mode $mode; versions ${versions[*]}"
 
   declare -A result venv_time unit_time engine_time interp
@@ -89,7 +94,7 @@ main() {
       log "$py is Python $full, not $v"; result[$v]="FAIL (wrong interpreter)"; failed=1; continue
     fi
     hash="$( (echo "recipe $recipe"; "$py" -c 'import sys; print(sys.version)'; readlink -f "$py"
-              cat "$pins" "$work/src/pyproject.toml") | sha256sum | cut -c1-12)"
+              cat "$pins" "$work/src/pyproject.toml" "$work/src/emulator-dist/pyproject.toml") | sha256sum | cut -c1-12)"
     venv="$cache/py$v-$hash"
     mkdir -p "$cache"
     exec {lock}>"$cache/py$v.lock"
@@ -104,10 +109,10 @@ main() {
       log "Python $full: creating $venv"
       rm -rf "$venv"
       "$py" -m venv "$venv" && "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
-          -r "$pins" "$wheel[emulator]" >"$work/pip-$v.log" 2>&1 || ok=0
+          -r "$pins" "$wheel[emulator]" "$emulator_wheel" >"$work/pip-$v.log" 2>&1 || ok=0
       kind=cold
     else
-      "$venv/bin/python" -m pip install --disable-pip-version-check --no-deps --force-reinstall --quiet "$wheel" \
+      "$venv/bin/python" -m pip install --disable-pip-version-check --no-deps --force-reinstall --quiet "$wheel" "$emulator_wheel" \
         >"$work/pip-$v.log" 2>&1 || ok=0
       kind=warm
     fi

@@ -150,7 +150,7 @@ GO_MAIN = textwrap.dedent("""\
     package main
 
     import (
-    \t"example.com/pulumi-copyai/sdk/go/copyai"
+    \t"github.com/pulumi-copyai/pulumi-copyai/sdk/go/copyai"
     \t"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
     \t"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
     )
@@ -549,11 +549,11 @@ def test_go_program(a: Emulator, tmp_path: Path) -> None:
             go 1.26.6
 
             require (
-            \texample.com/pulumi-copyai/sdk/go v0.1.0
+            \tgithub.com/pulumi-copyai/pulumi-copyai/sdk/go v0.1.0
             \tgithub.com/pulumi/pulumi/sdk/v3 v3.274.1
             )
 
-            replace example.com/pulumi-copyai/sdk/go => {sdk_go}
+            replace github.com/pulumi-copyai/pulumi-copyai/sdk/go => {sdk_go}
         """),
         "main.go": GO_MAIN,
     })

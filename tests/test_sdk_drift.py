@@ -39,9 +39,11 @@ def test_committed_sdks_match_the_schema(tmp_path: Path) -> None:
 
 
 def test_sdk_packages_name_the_plugin() -> None:
-    """Each SDK asks the engine for the plugin `copyai` at the schema's version."""
+    """Each SDK asks the engine for the plugin `copyai` at the schema's version, downloaded from the
+    schema's pluginDownloadURL."""
     schema = json.loads((ROOT / "provider" / "pulumi_copyai" / "plugin" / "schema.json").read_text())
-    expected = {"resource": True, "name": "copyai", "version": schema["version"]}
+    expected = {"resource": True, "name": "copyai", "version": schema["version"],
+                "server": schema["pluginDownloadURL"]}
     package = json.loads((ROOT / "sdk" / "nodejs" / "package.json").read_text())
     assert package["name"] == schema["language"]["nodejs"]["packageName"]
     assert package["pulumi"] == expected
@@ -49,5 +51,7 @@ def test_sdk_packages_name_the_plugin() -> None:
     assert json.loads((ROOT / "sdk" / "python" / python / "pulumi-plugin.json").read_text()) == expected
     go_package = schema["language"]["go"]["importBasePath"].rsplit("/", 1)[1]
     assert json.loads((ROOT / "sdk" / "go" / go_package / "pulumi-plugin.json").read_text()) == expected
+    # and at the module's root, where the Go language host looks (tools/gen-sdk/main.go says why)
+    assert json.loads((ROOT / "sdk" / "go" / "pulumi-plugin.json").read_text()) == expected
     go_mod = (ROOT / "sdk" / "go" / "go.mod").read_text()
     assert go_mod.startswith(f"module {schema['language']['go']['importBasePath'].rsplit('/', 1)[0]}\n")

@@ -1,4 +1,4 @@
-module example.com/pulumi-copyai/sdk/go
+module github.com/pulumi-copyai/pulumi-copyai/sdk/go
 
 go 1.26.6
 

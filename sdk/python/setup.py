@@ -25,6 +25,10 @@ setup(name='pulumi_copyai_sdk',
       long_description=readme(),
       long_description_content_type='text/markdown',
       keywords='pulumi copyai webhooks category/utility kind/native',
+      url='https://github.com/pulumi-copyai/pulumi-copyai',
+      project_urls={
+          'Repository': 'https://github.com/pulumi-copyai/pulumi-copyai'
+      },
       license='Apache-2.0',
       packages=find_packages(),
       package_data={

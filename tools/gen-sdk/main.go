@@ -100,6 +100,22 @@ func generate(lang string, pkg *schema.Package) (map[string][]byte, error) {
 			return nil, err
 		}
 		files["go.mod"] = mod
+		// The Go language host learns a program's plugins from its modules' pulumi-plugin.json, looked
+		// for only at a module's root, in go/ and in go/*/ (pulumi-language-go's readPulumiPluginJSON).
+		// This module's root is the directory above the package, so the package's file would go
+		// unseen: the engine would then neither download the plugin before the program runs nor give
+		// a component's children the default provider of the program's own resources (two provider
+		// processes). A copy at the module's root is found.
+		info, _ := pkg.Language["go"].(gogen.GoPackageInfo)
+		base := info.ImportBasePath
+		if base == "" {
+			base = gogen.ExtractImportBasePath(pkg.Reference())
+		}
+		pluginJSON, ok := files[path.Base(base)+"/pulumi-plugin.json"]
+		if !ok {
+			return nil, fmt.Errorf("the Go generator wrote no %s/pulumi-plugin.json", path.Base(base))
+		}
+		files["pulumi-plugin.json"] = pluginJSON
 		return files, nil
 	}
 	return nil, fmt.Errorf("unknown language %q (nodejs, python, go)", lang)

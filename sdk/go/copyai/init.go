@@ -6,8 +6,8 @@ package copyai
 import (
 	"fmt"
 
-	"example.com/pulumi-copyai/sdk/go/copyai/internal"
 	"github.com/blang/semver"
+	"github.com/pulumi-copyai/pulumi-copyai/sdk/go/copyai/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 

@@ -7,7 +7,7 @@ import (
 	"context"
 	"reflect"
 
-	"example.com/pulumi-copyai/sdk/go/copyai/internal"
+	"github.com/pulumi-copyai/pulumi-copyai/sdk/go/copyai/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 

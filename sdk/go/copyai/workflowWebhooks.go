@@ -8,7 +8,7 @@ import (
 	"reflect"
 
 	"errors"
-	"example.com/pulumi-copyai/sdk/go/copyai/internal"
+	"github.com/pulumi-copyai/pulumi-copyai/sdk/go/copyai/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 

@@ -4,7 +4,7 @@
 package config
 
 import (
-	"example.com/pulumi-copyai/sdk/go/copyai/internal"
+	"github.com/pulumi-copyai/pulumi-copyai/sdk/go/copyai/internal"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
