@@ -49,9 +49,10 @@ CASES: dict[str, Case] = {
     "workflow-space": Case({"workflow_id": "WCFG 1"}, ("workflow_id", "whitespace")),
     "no-api-key": Case(expect=("no API key", "copyai:apiKey", "COPYAI_API_KEY"), in_preview=False,
                        config={"copyai:apiKey": ""}),
-    "wrong-api-key": Case(expect=("HTTP 401 UNAUTHORIZED", "check copyai:apiKey"), in_preview=False,
+    # the credentials check when the provider starts fails these already in preview
+    "wrong-api-key": Case(expect=("HTTP 401 UNAUTHORIZED", "check copyai:apiKey", "credentials check"),
                           config={"copyai:apiKey": "not-the-key"}),
-    "bad-base-url": Case(expect=("copyai:baseUrl must be an absolute http(s) URL",), in_preview=False,
+    "bad-base-url": Case(expect=("copyai:baseUrl must be an absolute http(s) URL",),
                          config={"copyai:baseUrl": "api.copy.ai"}),
     "api-400": Case(expect=("HTTP 400",), in_preview=False, faults=[{"mode": "status", "status": 400}]),
     "api-404": Case(expect=("HTTP 404",), in_preview=False, faults=[{"mode": "status", "status": 404}]),
@@ -61,7 +62,7 @@ CASES: dict[str, Case] = {
     "api-oversized": Case(expect=("exceeds 1048576 bytes",), in_preview=False,
                           faults=[{"mode": "oversized", "size": 2_000_000}]),
     # a short retry window: the default (300 s) would keep retrying the refused connection for 5 minutes
-    "api-unreachable": Case(expect=("could not connect",), in_preview=False,
+    "api-unreachable": Case(expect=("could not connect", "credentials check"),
                             config={"copyai:baseUrl": f"http://127.0.0.1:{_closed_port()}/api",
                                     "copyai:retryWindowSeconds": "2"}),
     # slower than copyai:timeoutSeconds, and then failing without applying the request
