@@ -611,3 +611,33 @@ def test_python_sdk_program(a: Emulator, tmp_path: Path) -> None:
     consumer.pulumi("destroy", "--yes")
     assert methods(a) == ["DELETE"] * 3
     assert a.webhooks() == []
+
+
+TS_FUNCTIONS = textwrap.dedent("""\
+    import * as copyai from "@pulumi-copyai/copyai";
+
+    const hand = copyai.getWebhooksOutput({urlPrefix: "https://hooks.example.com/hand/"});
+    export const count = hand.ids.apply(ids => ids.length);
+    export const ids = hand.ids;
+    export const first = hand.ids.apply(ids => copyai.getWebhook({id: ids[0]})).apply(h => h.url);
+""")
+
+
+@pytest.mark.timeout(900)
+def test_typescript_program_reads_the_workspace(a: Emulator, tmp_path: Path, ts_dependencies: Path) -> None:
+    """getWebhooks across pages (150 webhooks) and getWebhook, from the generated TypeScript SDK."""
+    made = [a.api("POST", "/webhook", json={"url": f"https://hooks.example.com/hand/{i}",
+                                            "eventType": "workflowRun.completed"}).json()["data"]["id"]
+            for i in range(150)]
+    consumer = ts_consumer(tmp_path, "team-ts-functions", ts_dependencies, TS_FUNCTIONS)
+    consumer.pulumi("stack", "init", "team")
+    consumer.config(copyai__baseUrl=a.base_url)
+    consumer.secret("copyai:apiKey", a.api_key)
+    a.clear_requests()
+    consumer.pulumi("up", "--yes")
+    outs = consumer.outputs()
+    assert outs["count"] == 150 and outs["ids"] == made
+    assert outs["first"] == "https://hooks.example.com/hand/0"
+    assert writes(a) == [], "a data source registers and deletes nothing"
+    for hook in made:
+        a.api("DELETE", f"/webhook/{hook}")

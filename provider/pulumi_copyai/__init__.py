@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .client import CopyAIClient
     from .component import WorkflowWebhooks, WorkflowWebhooksArgs
     from .errors import CopyAIError
+    from .functions import get_webhook, get_webhook_output, get_webhooks, get_webhooks_output
     from .webhook import CopyAIWebhook, CopyAIWebhookArgs
 
 _LAZY = {
@@ -33,6 +34,10 @@ _LAZY = {
     "WorkflowWebhooksArgs": "component",
     "CopyAIClient": "client",
     "CopyAIError": "errors",
+    "get_webhook": "functions",
+    "get_webhooks": "functions",
+    "get_webhook_output": "functions",
+    "get_webhooks_output": "functions",
 }
 
 
@@ -55,4 +60,8 @@ __all__ = [
     "WorkflowWebhooks",
     "WorkflowWebhooksArgs",
     "__version__",
+    "get_webhook",
+    "get_webhook_output",
+    "get_webhooks",
+    "get_webhooks_output",
 ]

@@ -49,6 +49,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -142,6 +143,19 @@ def audit(hooks: list[Webhook], backend: Backend, show_urls: bool = False, origi
             else:
                 report.dangling.append({"id": o.id, "stack": o.stack, "resource": o.name})
     return report
+
+
+def write_import_file(path: Path, hooks: list[Webhook], report: Report) -> int:
+    """The orphans in `pulumi import --file` form; names never come from a url shown as secret."""
+    from .lookup import import_names
+
+    shown = {o["id"]: o["url"] for o in report.orphans}
+    orphans = [h if shown[h.id] != "[secret]" else Webhook(h.id, "https://secret/", h.event_type, h.workflow_id)
+               for h in hooks if h.id in shown]
+    names = import_names(orphans)
+    resources = [{"type": "copyai:index:Webhook", "name": names[h.id], "id": h.id} for h in orphans]
+    path.write_text(json.dumps({"resources": resources}, indent=2) + "\n")
+    return len(resources)
 
 
 def check_not_busy(backend: Backend, no_lock_check: bool = False) -> None:
@@ -240,6 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stack", action="append", default=[],
                         help="a stack to include (repeatable; default: every stack of the backend)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--import-file", metavar="FILE",
+                        help="write the orphans as a `pulumi import --file FILE` file (type copyai:index:Webhook, a "
+                             "readable unique name from the url's path and the event type, the id)")
     parser.add_argument("--show-urls", action="store_true",
                         help="show URLs' query strings; reads the states with `pulumi stack export --show-secrets` "
                              "(needs the stacks' secrets provider, e.g. PULUMI_CONFIG_PASSPHRASE; the plaintext stays "
@@ -287,6 +304,10 @@ def main(argv: list[str] | None = None) -> None:
     report = audit(hooks, backend, show_urls=args.show_urls, origin=client.origin)
 
     print(json.dumps(asdict(report), indent=2) if args.json else render(report))
+    if args.import_file:
+        count = write_import_file(Path(args.import_file), hooks, report)
+        print(f"\nWrote {count} orphan(s) to {args.import_file}: adopt them with `pulumi import --file "
+              f"{args.import_file}` in the stack that should own them", file=sys.stderr)
     if args.delete_orphans and report.orphans:
         ids = [o["id"] for o in report.orphans]
         if not args.yes:

@@ -358,14 +358,23 @@ class Lifecycle:
         if recorded is not None and not not_found_proves_gone(recorded, self.origin):
             raise elsewhere_error(operation, webhook_id, recorded, self.origin, self.client.names)
 
+    def listing(self, deadline: float | None = None) -> list[Webhook]:
+        """Every webhook of the workspace, from the snapshot reads share (`SNAPSHOT_SECONDS`)."""
+        with self._snapshot_lock:
+            return list(self._fresh_snapshot(deadline).values())
+
     def _from_snapshot(self, webhook_id: str, deadline: float | None) -> Webhook | None:
         with self._snapshot_lock:  # concurrent reads wait for one scan instead of each making one
-            now = time.monotonic()
-            if self._snapshot is None or now - self._snapshot[0] > SNAPSHOT_SECONDS:
-                listing = self.client.scan_webhooks(deadline=deadline)
-                self.workspace.observe(listing.webhooks)
-                self._snapshot = (time.monotonic(), {h.id: h for h in listing.webhooks})
-            return self._snapshot[1].get(webhook_id)
+            return self._fresh_snapshot(deadline).get(webhook_id)
+
+    def _fresh_snapshot(self, deadline: float | None) -> dict[str, Webhook]:
+        """The snapshot, scanned again when older than SNAPSHOT_SECONDS; call with the lock held."""
+        now = time.monotonic()
+        if self._snapshot is None or now - self._snapshot[0] > SNAPSHOT_SECONDS:
+            listing = self.client.scan_webhooks(deadline=deadline)
+            self.workspace.observe(listing.webhooks)
+            self._snapshot = (time.monotonic(), {h.id: h for h in listing.webhooks})
+        return self._snapshot[1]
 
 
 def _as_known(hook: Webhook, state: Mapping[str, Any] | None, origin: Origin) -> dict[str, Any]:

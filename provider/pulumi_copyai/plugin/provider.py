@@ -32,6 +32,8 @@ from pulumi.provider.experimental.provider import (
     DiffResponse,
     GetSchemaRequest,
     GetSchemaResponse,
+    InvokeRequest,
+    InvokeResponse,
     PropertyDiff,
     PropertyDiffKind,
     Provider,
@@ -51,6 +53,8 @@ T = TypeVar("T")
 
 WEBHOOK = "copyai:index:Webhook"
 WORKFLOW_WEBHOOKS = "copyai:index:WorkflowWebhooks"
+GET_WEBHOOK = "copyai:index:getWebhook"
+GET_WEBHOOKS = "copyai:index:getWebhooks"
 #: The core's property names and the schema's.
 NAMES: dict[str, str] = {"url": "url", "event_type": "eventType", "workflow_id": "workflowId"}
 #: The state's names: the inputs, and where the webhook was registered (pulumi_copyai.origin).
@@ -232,6 +236,32 @@ class CopyAIProvider(Provider):
         await self._run_for(request.urn, request.timeout, "delete",
                             lambda: self._lifecycle().delete(request.resource_id, deadline, state))
 
+    # -- functions: copyai:index:getWebhook, copyai:index:getWebhooks ---------------------------
+    async def invoke(self, request: InvokeRequest) -> InvokeResponse:
+        from .. import lookup
+
+        def arg(name: str) -> str | None:
+            value = request.args.get(name)
+            return value.value if value is not None and isinstance(value.value, str) and value.value else None
+
+        deadline = self._deadline(None)
+        lifecycle = await self._run(self._lifecycle)
+        if request.tok == GET_WEBHOOK:
+            webhook_id = arg("id")
+            if webhook_id is None:
+                return InvokeResponse(failures=[CheckFailure("id", "getWebhook needs the webhook's id")])
+            hook = await self._run_for("", None, "read", lambda: lookup.get_webhook(lifecycle, webhook_id, deadline))
+            return InvokeResponse(return_value=_found(hook))
+        if request.tok == GET_WEBHOOKS:
+            where = lookup.Filter(arg("eventType"), arg("workflowId"), arg("urlPrefix"))
+            hooks = await self._run_for("", None, "read", lambda: lookup.get_webhooks(lifecycle, where, deadline))
+            return InvokeResponse(return_value={
+                "webhooks": PropertyValue([PropertyValue(_found(h)) for h in hooks]),
+                "ids": PropertyValue([PropertyValue(h.id) for h in hooks]),
+            })
+        raise CopyAIError("invoke", f"unknown function {request.tok}; this provider serves {GET_WEBHOOK} and "
+                          f"{GET_WEBHOOKS}")
+
     # -- copyai:index:WorkflowWebhooks ----------------------------------------------------------
     async def construct(self, request: ConstructRequest) -> ConstructResponse:
         from .component import construct_workflow_webhooks
@@ -240,6 +270,17 @@ class CopyAIProvider(Provider):
             raise CopyAIError("construct", f"unknown component type {request.resource_type}; "
                               f"this provider constructs {WORKFLOW_WEBHOOKS}")
         return await construct_workflow_webhooks(request)
+
+
+def _found(hook: Any) -> dict[str, PropertyValue]:
+    """A webhook as a function returns it; a url that may hold a credential is a secret."""
+    from ..lookup import might_hold_token
+
+    props = {"id": PropertyValue(hook.id), "url": PropertyValue(hook.url).with_secret(might_hold_token(hook.url)),
+             "eventType": PropertyValue(hook.event_type)}
+    if hook.workflow_id:
+        props["workflowId"] = PropertyValue(hook.workflow_id)
+    return props
 
 
 def schema() -> dict[str, Any]:

@@ -6,3 +6,25 @@ import * as inputs from "../types/input";
 import * as outputs from "../types/output";
 import * as enums from "../types/enums";
 
+/**
+ * A webhook of the workspace as a function returns it; a url that may hold a credential (a query, user info, a token-like path segment) is a secret.
+ */
+export interface WebhookInfo {
+    /**
+     * The event the URL hears.
+     */
+    eventType: string;
+    /**
+     * The Copy.ai webhook id.
+     */
+    id: string;
+    /**
+     * The URL that receives the events.
+     */
+    url: string;
+    /**
+     * The workflow whose events the URL hears; absent for every workflow.
+     */
+    workflowId?: string;
+}
+

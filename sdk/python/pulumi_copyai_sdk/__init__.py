@@ -7,9 +7,12 @@ from . import _utilities
 import typing
 # Export this package's modules as members:
 from ._enums import *
+from .get_webhook import *
+from .get_webhooks import *
 from .provider import *
 from .webhook import *
 from .workflow_webhooks import *
+from . import outputs
 
 # Make subpackages available:
 if typing.TYPE_CHECKING:
