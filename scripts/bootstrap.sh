@@ -110,8 +110,12 @@ fi
 package=".venv/.package-$(.venv/bin/python scripts/package_hash.py)"
 if [ ! -f "$package" ]; then
   log "installing the package from provider/ into .venv (and the emulator's, provider/emulator-dist)"
-  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
-    --no-build-isolation ./provider ./provider/emulator-dist >/dev/null || { log "pip install ./provider failed"; exit 1; }
+  # One after the other: both put files under pulumi_copyai/, and a reinstall of the first must not
+  # remove the second's.
+  for dist in ./provider ./provider/emulator-dist; do
+    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
+      --no-build-isolation "$dist" >/dev/null || { log "pip install $dist failed"; exit 1; }
+  done
   rm -rf provider/build provider/*.egg-info provider/emulator-dist/build provider/emulator-dist/*.egg-info
   rm -f .venv/.package-*; touch "$package"
 fi
