@@ -112,7 +112,7 @@ def test_create_preview_replace_refresh_destroy_on_this_python(tmp_path: Path) -
         assert out["provider_python"] == version, f"the provider ran on {out['provider_python']}, not {version}"
         for key in ("program_executable", "provider_executable", "package_file"):
             assert Path(out[key]).is_relative_to(venv), f"{key} {out[key]} is not in {venv}"
-        assert emu.call_counts() == {"POST": 1}
+        assert emu.call_counts() == {"GET": 1, "POST": 1}  # a view of the list before the first POST
         [first] = emu.webhooks()
         assert (first["url"], first["eventType"], first["workflowId"]) == \
             ("https://hooks.example.com/pyver/a", "workflowRun.completed", WORKFLOW)
@@ -131,7 +131,8 @@ def test_create_preview_replace_refresh_destroy_on_this_python(tmp_path: Path) -
         up = p.run("up", "--yes", "--skip-preview", "--stack", "dev")
         assert "+-1 replaced" in up.stdout and "2 unchanged" in up.stdout, up.stdout
         calls = [(r["method"], r["path"]) for r in emu.requests() if r["status"] < 300]
-        assert calls == [("POST", "/api/webhook"), ("DELETE", f"/api/webhook/{first['id']}")], emu.requests()
+        assert calls == [("GET", "/api/webhook"), ("POST", "/api/webhook"),  # the view before the POST
+                         ("DELETE", f"/api/webhook/{first['id']}")], emu.requests()
         [second] = emu.webhooks()
         assert second["url"] == "https://hooks.example.com/pyver/b" and second["id"] != first["id"]
         assert p.ids("dev") == {second["id"]}
