@@ -39,9 +39,16 @@ class _Process:
     """Per-process provider state: the stack config from `configure`."""
 
     config: dict[str, Any] | None = None
+    _settings: Settings | None = None
+
+    def configure(self, config: dict[str, Any]) -> None:
+        self.config, self._settings = config, None
 
     def settings(self) -> Settings:
-        return Settings.resolve(self.config, provider="")  # the stack config: no explicit providers here
+        """Resolved once per configuration (the stack config: no explicit providers here)."""
+        if self._settings is None:
+            self._settings = Settings.resolve(self.config, provider="")
+        return self._settings
 
     def lifecycle(self) -> core.Lifecycle:
         return core.lifecycle_for(self.settings())
@@ -84,7 +91,7 @@ class CopyAIWebhookProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def configure(self, req: ConfigureRequest) -> None:
-        _PROCESS.config = {f"copyai:{k}": req.config.get(f"copyai:{k}") for k in CONFIG_KEYS}
+        _PROCESS.configure({f"copyai:{k}": req.config.get(f"copyai:{k}") for k in CONFIG_KEYS})
         core.check_credentials(_PROCESS.settings())  # a wrong key or URL fails preview here
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -101,9 +108,10 @@ class CopyAIWebhookProvider(ResourceProvider):
 
     @_short_traceback
     def create(self, props: dict[str, Any]) -> CreateResult:
+        lifecycle = _PROCESS.lifecycle()
         with _PROCESS.reporting():
-            hook = _PROCESS.lifecycle().create(Declared.of(props))
-        return CreateResult(hook.id, _PROCESS.lifecycle().outputs(hook))
+            hook = lifecycle.create(Declared.of(props))
+        return CreateResult(hook.id, lifecycle.outputs(hook))
 
     @_short_traceback
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
