@@ -74,9 +74,10 @@ class Checkout:
         (root / "backend").mkdir()
         self.emulator_port = free_port()
         self.receiver_port = free_port()
-        # nothing of the developer's Pulumi or emulator settings, nor of an outer `make test`
+        # nothing of the developer's Pulumi or emulator settings, nor of an outer `make test` or CI
+        # (CI=true would make the terminal test below non-interactive, as it does for the Pulumi CLI)
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("COPYAI_", "PULUMI_")) and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+               if not k.startswith(("COPYAI_", "PULUMI_")) and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CI", "YES")}
         self.env = {
             **env,
             "PULUMI_BACKEND_URL": f"file://{root / 'backend'}",
