@@ -77,7 +77,8 @@ class Checkout:
         # nothing of the developer's Pulumi or emulator settings, nor of an outer `make test` or CI
         # (CI=true would make the terminal test below non-interactive, as it does for the Pulumi CLI)
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("COPYAI_", "PULUMI_")) and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CI", "YES")}
+               if not k.startswith(("COPYAI_", "PULUMI_"))
+               and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CI", "YES")}
         self.env = {
             **env,
             "PULUMI_BACKEND_URL": f"file://{root / 'backend'}",
