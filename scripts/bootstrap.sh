@@ -5,7 +5,8 @@
 #                                 (the pulumi SDK, requests, the emulator's starlette/uvicorn/httpx, ...), and the
 #                                 pinned Pulumi CLI with its language hosts (scripts/toolchain.env)
 #   scripts/bootstrap.sh --test   also the test tools of requirements-dev.txt (pytest, ruff, mypy, schemathesis,
-#                                 matplotlib, ...), PostgreSQL server binaries and the TypeScript tests' npm packages
+#                                 matplotlib, playwright, ...), PostgreSQL server binaries, the TypeScript tests' npm
+#                                 packages and Debian's chromium for the dashboard's browser tests
 #                                 (`make bootstrap-test`, run by `make test`, `make lint`, `make bench`, ...)
 #
 # .venv is a copy of a virtualenv template built once per machine, lane, set of pins and Python in
@@ -137,6 +138,8 @@ if [ "$lane" = test ]; then
   # 3. PostgreSQL server binaries, for the shared-backend tests (installed from Debian if missing).
   scripts/ensure-postgres.sh >/dev/null || { log "PostgreSQL server binaries are missing and could not be installed"; exit 1; }
   scripts/node-deps.sh >/dev/null  # 4. the TypeScript smoke test's npm packages (cached per set of pins)
+  # 5. Chromium, for the emulator dashboard's browser tests (Debian's package, driven by Playwright's Python package).
+  scripts/ensure-chromium.sh >/dev/null || { log "Chromium is missing and could not be installed"; exit 1; }
 fi
 holds="runtime pins"; [ -f ".venv/.bootstrap-test-$(pins_hash test)" ] && holds="runtime pins and test tools"
 log "ready: .venv with $(.venv/bin/python --version) and the $holds, pulumi $(.pulumi-bin/pulumi version) with language hosts in $bin"

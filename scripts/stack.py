@@ -266,7 +266,7 @@ def start_emulator() -> tuple[dict[str, str], str]:
     emulator, and what is left running in the background, to tell the user."""
     running = [ensure_emulator(), ensure_receiver()]
     left = ("Left running in the background:\n    " + "\n    ".join(running)
-            + "\n  Stop them with `make emulator-stop`.")
+            + f"\n  Stop them with `make emulator-stop`. The emulator's dashboard: {EMULATOR.url}/")
     return {"COPYAI_BASE_URL": f"{EMULATOR.url}/api", "COPYAI_API_KEY": EMULATOR_KEY}, left
 
 

@@ -4,6 +4,7 @@
                from `openapi.OPERATIONS`, which also gives `GET /openapi.json`.
 /openapi.json  the OpenAPI 3.1 description of /api as served now (no key).
 /_admin/...    test controls, no key: faults, quirks, remaining credits, the request log, deliveries, reset.
+/              the dashboard (dashboard.py): the same data in a browser, refreshed live; /_admin/overview as JSON.
 
 Nothing blocks the event loop: SQLite calls run in Starlette's thread pool, workflow runs are asyncio
 tasks, and events are POSTed with an `httpx.AsyncClient`.
@@ -29,9 +30,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..events import EVENT_TYPES
-from . import openapi
+from ..origin import key_fingerprint
+from . import dashboard, openapi
 from .connections import ConnectionRegistry
+from .dashboard import RunRefused
 from .faults import Fault, FaultInjector, FaultMiddleware
+from .overview import Sources
 from .quirks import Quirks, normalize_url
 from .responses import empty_response, error_response
 from .store import Store
@@ -40,8 +44,7 @@ log = logging.getLogger("copyai-emulator")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-#: startVariables key that makes an emulated run fail instead of completing.
-FAIL_VARIABLE = "emulatorOutcome"
+FAIL_VARIABLE = openapi.FAIL_VARIABLE
 CREDIT_LIMIT_EVENT = "workflowCreditLimit.reached"
 #: Pages beyond this read as empty (keeps OFFSET within SQLite's 64-bit integers).
 _MAX_PAGE = 10**15
@@ -118,6 +121,8 @@ class Deliverer:
     def __init__(self, timeout: float = 5.0) -> None:
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        self._sent = 0  # deliveries made since start: each entry's `seq`, never reused after a clear
+        #: One entry per delivery: webhookId, url, type, time (epoch s), status or error, duration (s), payload, seq.
         self.log: list[dict[str, Any]] = []
 
     async def deliver(self, targets: Iterable[tuple[str, str]], payload: dict[str, Any]) -> None:
@@ -126,6 +131,7 @@ class Deliverer:
 
     async def _post(self, webhook_id: str, url: str, payload: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"webhookId": webhook_id, "url": url, "type": payload["type"], "time": time.time()}
+        started = time.monotonic()
         try:
             if self._client is None:
                 self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False)
@@ -134,6 +140,10 @@ class Deliverer:
         except Exception as exc:  # a receiver that is down or a URL httpx rejects must never crash the server
             entry["error"] = f"{type(exc).__name__}: {exc}"
             log.warning("delivery of %s to %s failed: %s", payload["type"], url, entry["error"])
+        entry["duration"] = round(time.monotonic() - started, 4)
+        entry["payload"] = payload
+        self._sent += 1
+        entry["seq"] = self._sent
         self.log.append(entry)
 
     def clear(self) -> None:
@@ -265,7 +275,8 @@ def create_app(
         if details:
             return error_response(422, "VALIDATION_ERROR", details)
         url = normalize_url(body["url"]) if current["quirks"].normalize_urls else body["url"]
-        hook = await db(store.add_webhook, url, body["eventType"], body.get("workflowId") or "")
+        hook = await db(store.add_webhook, url, body["eventType"], body.get("workflowId") or "",
+                        key_fingerprint(request.headers.get(openapi.API_KEY_HEADER)))
         return _success(hook.to_api())
 
     async def list_webhooks(request: Request) -> Response:
@@ -319,13 +330,20 @@ def create_app(
                    if k in body and not isinstance(body[k], dict)}
         if details:
             return error_response(422, "REQUEST_INVALID", details)
-        variables, metadata = body.get("startVariables", {}), body.get("metadata")
+        try:
+            run_id = await begin_run(workflow_id, body.get("startVariables", {}), body.get("metadata"))
+        except RunRefused:
+            return error_response(400, "WORKFLOW_CREDIT_LIMIT_REACHED")
+        return _success({"id": run_id})
+
+    async def begin_run(workflow_id: str, variables: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
+        """Charge and start a run (the API's and the dashboard's): its id; RunRefused when no credits are left."""
         cost = budget.run_cost
         allowed, report = budget.charge()
         if not allowed:
             if report:
                 tasks.spawn(report_credit_limit(workflow_id, None))
-            return error_response(400, "WORKFLOW_CREDIT_LIMIT_REACHED")
+            raise RunRefused("no credits left")
         try:
             run = await db(store.add_run, workflow_id, variables, metadata, cost)
         except BaseException:
@@ -334,7 +352,7 @@ def create_app(
         tasks.spawn(run_workflow(workflow_id, run["id"], variables, metadata))
         if report:
             tasks.spawn(report_credit_limit(workflow_id, run["id"]))
-        return _success({"id": run["id"]})
+        return str(run["id"])
 
     async def get_run(request: Request) -> Response:
         workflow_id = _workflow_id(request)
@@ -383,6 +401,11 @@ def create_app(
     async def faults(request: Request) -> Response:
         if request.method == "DELETE":
             injector.clear()
+        return JSONResponse({"faults": injector.faults()})
+
+    async def disarm_fault(request: Request) -> Response:
+        if not injector.disarm(request.path_params["fault_id"]):
+            return _not_found()
         return JSONResponse({"faults": injector.faults()})
 
     async def quirks_route(request: Request) -> Response:
@@ -442,12 +465,19 @@ def create_app(
         budget.reset()
         return JSONResponse({"ok": True})
 
+    def set_quirks(quirks: Quirks) -> None:
+        current["quirks"] = quirks
+
+    sources = Sources(store=store, injector=injector, api_keys=keys, deliveries=lambda: list(deliverer.log),
+                      quirks=lambda: current["quirks"], credits=budget.to_json)
     routes = [
         *api_routes(handlers, keys),
+        *dashboard.routes(sources, set_quirks, begin_run),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/_admin/health", health, methods=["GET"]),
         Route("/_admin/faults", arm_fault, methods=["POST"]),
         Route("/_admin/faults", faults, methods=["GET", "DELETE"]),
+        Route("/_admin/faults/{fault_id:int}", disarm_fault, methods=["DELETE"]),
         Route("/_admin/quirks", quirks_route, methods=["GET", "POST"]),
         Route("/_admin/remaining-credits", credits_route("remaining"), methods=["GET", "POST"]),
         Route("/_admin/credits", credits_route("credits"), methods=["GET", "POST"]),  # the old name of the above

@@ -11,7 +11,10 @@ import sys
 DEFAULT_KEY_ENV = "COPYAI_EMULATOR_API_KEYS"
 
 ADMIN_HELP = """\
-routes without a key:
+routes without a key (loopback clients only for the dashboard):
+  GET  /                           the dashboard: webhooks, runs, deliveries, faults and quirks, live; a form
+                                   starts a run, buttons disarm faults and switch quirks
+  GET  /_admin/overview            what the dashboard shows, as JSON (URLs masked)
   GET  /openapi.json               the OpenAPI 3.1 description of /api as served now
   POST /_admin/faults              arm a fault: {"mode": "status", "status": 429, "retry_after": 1, "count": 2},
                                    {"mode": "latency", "seconds": 3, "probability": 0.2},
@@ -25,6 +28,7 @@ routes without a key:
                                    {"mode": "ignore_page", "probability": 1.0, "methods": ["GET"]}
                                    (see faults.py)
   GET|DELETE /_admin/faults        list | disarm every fault
+  DELETE /_admin/faults/{id}       disarm one fault (its "id" in the list)
   GET|POST /_admin/quirks          read | switch quirks: {"total_as_string": true, "omit_total": false,
                                    "normalize_urls": true}
   GET|POST /_admin/remaining-credits
@@ -103,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"copyai-emulator: cannot bind {args.host}:{args.port}: {exc.strerror}")
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    print(f"copyai-emulator listening on http://{shown}:{port} (API base URL http://{shown}:{port}/api)", flush=True)
+    print(f"copyai-emulator listening on http://{shown}:{port} (API base URL http://{shown}:{port}/api, "
+          f"dashboard http://{shown}:{port}/)", flush=True)
     # The h11 protocol class that records connections lets faults drop them (connections.py); proxy
     # headers off, so scope["client"] is the real peer.
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=1,

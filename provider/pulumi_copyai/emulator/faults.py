@@ -134,6 +134,7 @@ class Fault:
     body: Any = None
     commit: bool = False
     hits: int = 0
+    id: int = 0  # given when armed (FaultInjector.arm), for disarming this one
     # run-time state, not part of the fault's JSON
     _until: float = field(default=0.0, repr=False)
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
@@ -148,8 +149,9 @@ class Fault:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         unknown = sorted(set(body) - set(cls.public_fields()) - {"mode"})
-        _check(not unknown, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(cls.public_fields()[1:])}")
-        known = {k: v for k, v in body.items() if k in cls.public_fields() and k != "hits"}
+        settable = [f for f in cls.public_fields()[1:] if f not in ("hits", "id")]
+        _check(not unknown, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(settable)}")
+        known = {k: v for k, v in body.items() if k in cls.public_fields() and k not in ("hits", "id")}
         if "status" not in known and mode in _DEFAULT_STATUS:
             known["status"] = _DEFAULT_STATUS[mode]
         _check(known.get("count") is None or (isinstance(known["count"], int) and not isinstance(known["count"], bool)
@@ -252,14 +254,25 @@ class FaultInjector:
         self._faults: list[Fault] = []
         self._log: list[LoggedRequest] = []
         self._rng = random.Random(seed)
+        self._armed = 0  # faults armed since start: each one's id
 
     def arm(self, fault: Fault) -> None:
         with self._lock:
+            self._armed += 1
+            fault.id = self._armed
             self._faults.append(fault)
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def disarm(self, fault_id: int) -> bool:
+        """Disarm the fault with this id; False if no such fault is armed (any more)."""
+        with self._lock:
+            kept = [f for f in self._faults if f.id != fault_id]
+            found = len(kept) < len(self._faults)
+            self._faults = kept
+        return found
 
     def _expire(self, now: float) -> None:
         self._faults = [f for f in self._faults if f.mode != "outage" or f._until > now]

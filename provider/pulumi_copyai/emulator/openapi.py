@@ -32,6 +32,8 @@ URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@:\x00-\x20\x7f]"
 #: Workflow ids Copy.ai hands out: `WCFG-<uuid>`, and `PKGW-<uuid>` in the reference's run examples.
 #: Run routes answer 404 for anything else (no such workflow); webhooks accept any workflowId.
 WORKFLOW_ID_PATTERN = r"^(WCFG|PKGW)-."
+#: startVariables key that makes an emulated run fail instead of completing (value "failed").
+FAIL_VARIABLE = "emulatorOutcome"
 RUN_ID_PATTERN = r"^WRUN-[0-9a-f-]{36}$"
 RUN_STATUSES = ("PROCESSING", "COMPLETE", "FAILED")
 #: (name, default, minimum, maximum) of the list routes' query parameters.

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
     id TEXT UNIQUE NOT NULL,
     url TEXT NOT NULL,
     event_type TEXT NOT NULL,
-    workflow_id TEXT NOT NULL DEFAULT ''
+    workflow_id TEXT NOT NULL DEFAULT '',
+    key_fingerprint TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -34,10 +35,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-#: Columns added after the first release: (name, definition), added to older database files on open.
-_RUN_COLUMNS = (("credits", "REAL NOT NULL DEFAULT 0"),)
+#: Columns added after the first release: table -> (name, definition), added to older database files on open.
+_ADDED_COLUMNS = {
+    "runs": (("credits", "REAL NOT NULL DEFAULT 0"),),
+    "webhooks": (("key_fingerprint", "TEXT NOT NULL DEFAULT ''"),),
+}
 
 _RUN_FIELDS = "id, workflow_id, input, metadata, status, output, created_at, credits"
+_WEBHOOK_FIELDS = "id, url, event_type, workflow_id, key_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Webhook:
     url: str
     event_type: str
     workflow_id: str  # "" when the webhook hears every workflow
+    key_fingerprint: str = ""  # of the API key that registered it (origin.key_fingerprint); "" if unknown
 
     def to_api(self, empty_workflow: str | None = "") -> dict[str, Any]:
         return {
@@ -69,29 +75,30 @@ class Store:
         self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
         self._db.executescript(_SCHEMA)
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        for name, definition in _RUN_COLUMNS:
-            if name not in present:
-                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
+        for table, columns in _ADDED_COLUMNS.items():
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, definition in columns:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     # -- webhooks ---------------------------------------------------------------------------
-    def add_webhook(self, url: str, event_type: str, workflow_id: str) -> Webhook:
-        hook = Webhook(uuid.uuid4().hex, url, event_type, workflow_id)
+    def add_webhook(self, url: str, event_type: str, workflow_id: str, key_fingerprint: str = "") -> Webhook:
+        hook = Webhook(uuid.uuid4().hex, url, event_type, workflow_id, key_fingerprint)
         with self._lock:
             self._db.execute(
-                "INSERT INTO webhooks (id, url, event_type, workflow_id) VALUES (?, ?, ?, ?)",
-                (hook.id, hook.url, hook.event_type, hook.workflow_id),
+                f"INSERT INTO webhooks ({_WEBHOOK_FIELDS}) VALUES (?, ?, ?, ?, ?)",
+                (hook.id, hook.url, hook.event_type, hook.workflow_id, hook.key_fingerprint),
             )
         return hook
 
     def get_webhook(self, webhook_id: str) -> Webhook | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, url, event_type, workflow_id FROM webhooks WHERE id = ?", (webhook_id,)
+                f"SELECT {_WEBHOOK_FIELDS} FROM webhooks WHERE id = ?", (webhook_id,)
             ).fetchone()
         return Webhook(*row) if row else None
 
@@ -99,14 +106,14 @@ class Store:
         with self._lock:
             total = self._db.execute("SELECT COUNT(*) FROM webhooks").fetchone()[0]
             rows = self._db.execute(
-                "SELECT id, url, event_type, workflow_id FROM webhooks ORDER BY seq LIMIT ? OFFSET ?",
+                f"SELECT {_WEBHOOK_FIELDS} FROM webhooks ORDER BY seq LIMIT ? OFFSET ?",
                 (size, page * size),
             ).fetchall()
         return total, [Webhook(*r) for r in rows]
 
     def webhooks_for(self, event_type: str, workflow_id: str | None) -> list[Webhook]:
         """Webhooks of `event_type` hearing `workflow_id` (theirs or every workflow); None: all of that type."""
-        query = "SELECT id, url, event_type, workflow_id FROM webhooks WHERE event_type = ?"
+        query = f"SELECT {_WEBHOOK_FIELDS} FROM webhooks WHERE event_type = ?"
         params: tuple[str, ...] = (event_type,)
         if workflow_id is not None:
             query += " AND (workflow_id = '' OR workflow_id = ?)"
@@ -159,6 +166,13 @@ class Store:
                 f"SELECT {_RUN_FIELDS} FROM runs WHERE workflow_id = ? ORDER BY seq LIMIT ? OFFSET ?",
                 (workflow_id, size, page * size),
             ).fetchall()
+        return total, [_run_to_api(r) for r in rows]
+
+    def recent_runs(self, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """(how many runs there are, the newest `limit` of every workflow, newest first)."""
+        with self._lock:
+            total = self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            rows = self._db.execute(f"SELECT {_RUN_FIELDS} FROM runs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return total, [_run_to_api(r) for r in rows]
 
 
