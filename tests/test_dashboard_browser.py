@@ -128,6 +128,23 @@ def test_a_fault_armed_elsewhere_appears_and_its_button_disarms_it(browser: Brow
         assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_what_users_send_is_shown_as_text_never_run(browser: Browser) -> None:
+    attack = '</pre></details><script>window.ran = 1</script><img src=x onerror="window.ran = 2">'
+    with Receiver() as receiver, Emulator(api_key=API_KEY, run_seconds=0.1) as emu:
+        register(emu, f"{receiver.url}/done", "workflowRun.completed")
+        page = open_dashboard(browser, emu)
+        emu.api("POST", "/workflow/WCFG-x/run", json={"startVariables": {}, "metadata": {"note": attack}})
+        row = page.locator('tr[data-delivery]:has-text("workflowRun.completed")')
+        expect(row).to_have_count(1)  # arrived through the live refresh
+        row.locator("summary").click()
+        expect(row.locator("pre")).to_contain_text(attack.replace('"', '\\"'))  # JSON-escaped quotes
+        assert page.locator("#live script, #live img").count() == 0
+        assert page.evaluate("window.ran") is None
+        page.goto(emu.url + "/")  # and rendered by the server
+        assert page.locator("#live script, #live img").count() == 0
+        assert page.evaluate("window.ran") is None
+
+
 def test_the_page_works_without_javascript(browser: Browser) -> None:
     with Emulator(api_key=API_KEY, run_seconds=0.1) as emu:
         context = browser.new_context(java_script_enabled=False)

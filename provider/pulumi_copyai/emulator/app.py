@@ -146,6 +146,10 @@ class Deliverer:
         entry["seq"] = self._sent
         self.log.append(entry)
 
+    def newest(self, count: int) -> tuple[int, list[dict[str, Any]]]:
+        """(how many deliveries the log holds, the newest `count` of them, oldest first)."""
+        return len(self.log), self.log[-count:] if count > 0 else []
+
     def clear(self) -> None:
         self.log.clear()
 
@@ -468,7 +472,7 @@ def create_app(
     def set_quirks(quirks: Quirks) -> None:
         current["quirks"] = quirks
 
-    sources = Sources(store=store, injector=injector, api_keys=keys, deliveries=lambda: list(deliverer.log),
+    sources = Sources(store=store, injector=injector, api_keys=keys, deliveries=deliverer.newest,
                       quirks=lambda: current["quirks"], credits=budget.to_json)
     routes = [
         *api_routes(handlers, keys),

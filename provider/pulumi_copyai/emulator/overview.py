@@ -9,7 +9,7 @@ the faults and quirks armed, and the credits left. Every URL in the view has its
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -48,7 +48,7 @@ class Sources:
     store: Store
     injector: FaultInjector
     api_keys: frozenset[str]
-    deliveries: Callable[[], Iterable[dict[str, Any]]]
+    deliveries: Callable[[int], tuple[int, list[dict[str, Any]]]]  # (how many, the newest n, oldest first)
     quirks: Callable[[], Quirks]
     credits: Callable[[], dict[str, Any]]
 
@@ -94,7 +94,7 @@ def overview(sources: Sources) -> dict[str, Any]:
             {"id": hook.id, "url": mask_url(hook.url), "eventType": hook.event_type,
              "workflowId": hook.workflow_id or None})
     total_runs, runs = sources.store.recent_runs(RUN_LIMIT)
-    deliveries = list(sources.deliveries())
+    total_deliveries, deliveries = sources.deliveries(DELIVERY_LIMIT)
     return {
         "keys": [{"fingerprint": fp, "accepted": fp in fingerprints, "webhooks": shown}
                  for fp, shown in groups.items()],
@@ -102,8 +102,7 @@ def overview(sources: Sources) -> dict[str, Any]:
         "runs": {"total": total_runs,
                  "recent": [{"id": r["id"], "workflowId": r["workflowId"], "status": r["status"],
                              "credits": r["credits"], "createdAt": r["createdAt"]} for r in runs]},
-        "deliveries": {"total": len(deliveries),
-                       "recent": [_delivery(d) for d in reversed(deliveries[-DELIVERY_LIMIT:])]},
+        "deliveries": {"total": total_deliveries, "recent": [_delivery(d) for d in reversed(deliveries)]},
         "faults": [_fault(f) for f in sources.injector.faults()],
         "quirks": sources.quirks().to_json(),
         "credits": sources.credits(),
