@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,21 @@ def test_an_older_database_gains_the_registering_key(tmp_path: Path) -> None:
         assert store.add_webhook("https://h.example/y", "workflowRun.failed", "", "abc123").key_fingerprint == "abc123"
     finally:
         store.close()
+
+
+def test_long_histories_show_the_newest_and_say_how_many_there_are() -> None:
+    with Emulator(run_seconds=0) as emu:
+        for event in ("workflowRun.started", "workflowRun.completed"):
+            emu.api("POST", "/webhook", json={"url": "http://127.0.0.1:9/closed", "eventType": event})
+        for _ in range(51):
+            emu.api("POST", "/workflow/WCFG-many/run", json={}).raise_for_status()
+        deadline = time.monotonic() + 20
+        while len(emu.deliveries()) < 102 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        view = emu.admin("GET", "/overview")
+        assert (view["runs"]["total"], len(view["runs"]["recent"])) == (51, 50)
+        assert (view["deliveries"]["total"], len(view["deliveries"]["recent"])) == (102, 100)
+        html = requests.get(emu.url + "/", timeout=5).text
+        assert "the newest 50 of 51" in html and "the newest 100 of 102" in html
+        newest = max(emu.deliveries(), key=lambda d: d["seq"])
+        assert view["deliveries"]["recent"][0]["seq"] == newest["seq"]

@@ -79,12 +79,13 @@ def _runs(view: dict[str, Any]) -> str:
             f'</td><td><span class="status {_e(r["status"].lower())}">{_e(r["status"])}</span></td>'
             f'<td>{_e(_number(r["credits"]))}</td><td>{_e(r["createdAt"])}</td></tr>'
             for r in view["runs"]["recent"]]
-    credits = view["credits"]
+    credits, total = view["credits"], view["runs"]["total"]
     left, used, cost = (_e(_number(credits[k])) for k in ("credits", "used", "run_cost"))
+    more = f" (the newest {len(rows)} of {total})" if len(rows) < total else ""
     return (f'<section id="runs" aria-labelledby="runs-h"><h2 id="runs-h">Workflow runs '
-            f'<span class="count">{view["runs"]["total"]}</span></h2>'
+            f'<span class="count">{total}</span></h2>'
             f'<p class="hint">Credits left: <strong data-credits>{left}</strong>, used: {used}, a run costs {cost}.</p>'
-            + _table("Newest workflow runs", ["run", "workflow", "status", "credits", "started (UTC)"], rows,
+            + _table(f"Newest workflow runs{more}", ["run", "workflow", "status", "credits", "started (UTC)"], rows,
                      "No runs yet.") + "</section>")
 
 
@@ -102,9 +103,11 @@ def _deliveries(view: dict[str, Any]) -> str:
             f'<td class="url">{_e(d["url"])}</td><td>{outcome}</td><td>{duration}</td>'
             f'<td><details data-key="delivery-{_e(d["seq"])}"><summary>payload</summary>'
             f'<pre>{_e(d["payload"])}</pre></details></td></tr>')
+    total, shown = view["deliveries"]["total"], len(view["deliveries"]["recent"])
+    more = f" (the newest {shown} of {total}; GET /_admin/deliveries has them all)" if shown < total else ""
     return (f'<section id="deliveries" aria-labelledby="deliveries-h"><h2 id="deliveries-h">Event deliveries '
-            f'<span class="count">{view["deliveries"]["total"]}</span></h2>'
-            + _table("Newest event deliveries", ["time (UTC)", "event", "target url", "outcome", "duration",
+            f'<span class="count">{total}</span></h2>'
+            + _table(f"Newest event deliveries{more}", ["time (UTC)", "event", "target url", "outcome", "duration",
                                                  "payload"], rows, "No deliveries yet.") + "</section>")
 
 
