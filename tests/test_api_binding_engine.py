@@ -19,6 +19,8 @@ from pulumi_copyai.emulator.testing import Emulator
 from pulumi_copyai.origin import key_fingerprint
 from tests.cli import TYPES, Project, cli_env, hooks_for
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 DOORS = ["dyn", "pkg"]
 
 

@@ -20,6 +20,8 @@ from pulumi_copyai.stacks import TYPES, Backend, Lock, Recorded, Stack, read_bac
 from tests.cli import Project, cli_env, hooks_for
 from tests.postgres import PostgresServer, postgres_backend_url_fixture, postgres_fixture  # noqa: F401
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 API_KEY = "audit-busy-key-7e1a"
 
 

@@ -16,6 +16,8 @@ from pulumi_copyai.emulator.testing import Emulator
 from tests.conftest import API_KEY
 from tests.engine import EngineStack
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 GOOD = {"url": "https://hooks.example.com/copyai", "event_type": "workflowRun.completed"}
 
 

@@ -11,6 +11,8 @@ from pulumi_copyai import EventType, WorkflowWebhooksArgs
 from pulumi_copyai.emulator.testing import Emulator
 from tests.engine import EngineStack
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 URL = "http://127.0.0.1:9/pipeline"
 
 

@@ -26,6 +26,8 @@ from pulumi_copyai.emulator.testing import Emulator
 from tests.cli import TYPES, Project, cli_env
 from tests.conftest import API_KEY
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 SETUPS = ["dyn", "pkg", "explicit"]
 PROVIDER_TYPES = ("pulumi:providers:pulumi-python", "pulumi:providers:copyai")
 

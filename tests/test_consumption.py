@@ -9,7 +9,11 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from pulumi_copyai.emulator.testing import Emulator
+
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pulumi_copyai.emulator.testing import Emulator
 from tests.cli import Project, cli_env
 from tests.conftest import API_KEY
+
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
 
 
 def yaml_program(p: Project, variables: dict[str, Any], outputs: dict[str, Any]) -> None:

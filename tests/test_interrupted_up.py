@@ -10,8 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pulumi_copyai.emulator.testing import Emulator
 from tests.engine import EngineStack
+
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
 
 N = 50
 SPEC = {f"hook-{i:02d}": {"url": f"https://hooks.example.com/k/{i}", "event_type": "workflowRun.completed"}

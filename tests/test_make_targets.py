@@ -29,6 +29,8 @@ import requests
 
 from pulumi_copyai.emulator.testing import Emulator
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_KEY = "emulator-key"  # the key scripts/stack.py starts its emulator with
 

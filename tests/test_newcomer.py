@@ -13,6 +13,8 @@ import pytest
 from pulumi_copyai.emulator.testing import Emulator
 from tests.cli import REPO, Project, cli_env
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 KEY = "newcomer-key-1a2b"
 
 

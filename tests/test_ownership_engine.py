@@ -13,6 +13,8 @@ import pytest
 from pulumi_copyai.emulator.testing import Emulator
 from tests.cli import TYPES, Project, cli_env
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 API_KEY = "ownership-key-5c1d"
 URL = "https://hooks.example.com/ownership/{stack}"
 DOORS = ["dyn", "pkg"]

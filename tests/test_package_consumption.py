@@ -36,6 +36,8 @@ import pytest
 
 from pulumi_copyai.emulator.testing import Emulator
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK = "copyai:index:Webhook"
 PROVIDER = "pulumi:providers:copyai"

@@ -51,6 +51,8 @@ from tests.postgres import (  # noqa: F401  (the fixtures "postgres" and "postgr
     postgres_fixture,
 )
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 LOCKED = "the stack is currently locked by 1 lock(s)"
 
 

@@ -31,7 +31,8 @@ WORKFLOW = "WCFG-matrix-1"
 VENV = os.environ.get("COPYAI_MATRIX_VENV", "")
 EXPECTED = os.environ.get("COPYAI_MATRIX_PYTHON", "")
 
-pytestmark = pytest.mark.skipif(not VENV, reason="run by `make test-matrix` (COPYAI_MATRIX_VENV names the venv)")
+pytestmark = [pytest.mark.engine,
+              pytest.mark.skipif(not VENV, reason="run by `make test-matrix` (COPYAI_MATRIX_VENV names the venv)")]
 
 # Appended to tests.cli's program: which Python ran the program, and which ran the dynamic provider.
 PROBE = """

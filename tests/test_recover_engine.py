@@ -18,6 +18,8 @@ import pytest
 from pulumi_copyai.emulator.testing import Emulator
 from tests.cli import TYPES, Project, cli_env, hooks_for
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 API_KEY = "recover-key-4b2e"
 SLOW = "pulumi-python:dynamic:Resource"
 

@@ -28,6 +28,8 @@ import release  # noqa: E402
 import verify  # noqa: E402
 from platforms import PLATFORMS, PYTHONS  # noqa: E402
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 SCHEMA = ROOT / "provider" / "pulumi_copyai" / "plugin" / "schema.json"
 
 

@@ -12,6 +12,8 @@ from pulumi_copyai.emulator.testing import Emulator
 from tests.conftest import API_KEY
 from tests.engine import EngineStack
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 N = 50
 
 

@@ -21,6 +21,8 @@ import pytest
 from pulumi_copyai.emulator.testing import Emulator
 from tests.cli import Project, cli_env, hooks_for
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 API_KEY = "resilience-key-77ab"
 
 
@@ -121,10 +123,12 @@ def test_200_webhooks_under_20_requests_per_second(api: Emulator, tmp_path: Path
     api.arm("rate_limit", rate=20, burst=20)
 
     def timed(*args: str) -> float:
+        """The seconds from the operation's first API request to its last answer, as the API saw them: the
+        engine's start and the CLI's own work (slower when other tests share the cores) are not counted."""
         api.clear_requests()
-        started = time.monotonic()
         p.run(*args, "--yes", "--skip-preview", "--stack", "dev")
-        return time.monotonic() - started
+        log = [r for r in api.requests() if r["status"] is not None]
+        return max(r["started"] + r["duration"] for r in log) - min(r["started"] for r in log)
 
     def throttled_share() -> float:
         log = api.requests()
@@ -141,6 +145,8 @@ def test_200_webhooks_under_20_requests_per_second(api: Emulator, tmp_path: Path
     assert api.webhooks() == []
     print(f"\n{front_door}: up {up:.1f} s ({up_429:.0%} 429), refresh {refresh:.1f} s ({refresh_429:.0%}), "
           f"destroy {destroy:.1f} s ({destroy_429:.0%})")
+    # 200 requests at 20 a second take 10 s at the API (less the burst of 20): a client that backs off too long
+    # after a 429 (whole seconds, or retries in lockstep) takes far more
     assert up <= 13.0 and destroy <= 13.0, "more than 1.3x the 10 s the limit allows"
     assert up_429 < 0.10 and destroy_429 < 0.10 and refresh_429 < 0.10
 

@@ -8,6 +8,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("nodejs", "python", "go")
 

@@ -16,6 +16,8 @@ import pytest
 
 from tests.engine import ROOT, file_backend_env, pulumi_cli, python_env
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 PINNED_CLI = "v3.274.1"
 
 PYTHON_MAIN = textwrap.dedent('''

@@ -21,6 +21,8 @@ from pulumi_copyai.emulator.testing import Emulator
 from tests.conftest import API_KEY
 from tests.test_config_change_engine import SETUPS, Setup, closed_port, hook
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 
 def events(text: str) -> list[dict[str, Any]]:
     """The engine events `pulumi up --json` streams: JSON objects one after the other."""

@@ -20,6 +20,8 @@ import pytest
 from pulumi_copyai.emulator.testing import Emulator
 from tests.cli import Project, cli_env, hooks_for
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 API_KEY = "strict-key-3e8a"
 
 

@@ -21,6 +21,8 @@ from pulumi_copyai.stacks import read_backend
 from tests.cli import Project, cli_env, hooks_for
 from tests.postgres import PostgresServer, postgres_backend_url_fixture, postgres_fixture  # noqa: F401
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 API_KEY = "teams-key-5c1d"
 
 

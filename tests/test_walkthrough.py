@@ -27,6 +27,8 @@ import pytest
 
 from pulumi_copyai.emulator.testing import Emulator
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 REPO = Path(__file__).resolve().parent.parent
 KEY = "walkthrough-copyai-key-5c1d"
 PASSPHRASE = "walkthrough-passphrase-9e2b"

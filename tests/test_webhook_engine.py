@@ -22,6 +22,8 @@ from pulumi_copyai.emulator.testing import Emulator
 from tests.conftest import API_KEY
 from tests.engine import EngineStack, pickled_providers
 
+pytestmark = pytest.mark.engine  # runs the pulumi CLI (or builds with it): not in `make test-fast`
+
 RECEIVER = "http://127.0.0.1:9/copyai"
 WORKFLOW = "WCFG-0b7ac4d4-6f0e-4d8b-9a55-0d5a1c3e2f10"
 
