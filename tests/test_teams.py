@@ -91,7 +91,10 @@ def test_a_second_up_on_a_stack_being_updated_is_refused(
 ) -> None:
     project = Project(tmp_path, "dyn", cli_env(postgres_backend_url, ws, tmp_path)).python(hooks_for("dyn", 10))
     project.run("stack", "init", "x")
-    ws.arm("latency", seconds=0.5, probability=1.0, methods=["POST"])
+    # the first POST is held 20 s, so the first update holds its lock that long whatever the machine's load (the
+    # second `up` and the audit's read of the backend start pulumi processes: seconds on busy cores); the other
+    # POSTs are answered at once
+    ws.arm("latency", seconds=20, count=1, methods=["POST"])
     first = project.popen("up", "--yes", "--skip-preview", "--stack", "x")
     deadline = time.monotonic() + 60
     while not ws.requests("POST"):  # the first update is registering webhooks
