@@ -80,3 +80,22 @@ def test_file_backend_dir_and_redact(tmp_path: Path) -> None:
     assert file_backend_dir("file://~", tmp_path) == Path.home()
     assert redact("postgres://u:pw@h:5432/db?sslmode=require") == "postgres://u:****@h:5432/db?sslmode=require"
     assert redact("postgres://u@h/db") == "postgres://u@h/db"
+
+
+def test_an_import_file_names_a_secret_url_orphan_by_its_event_only(tmp_path: Path) -> None:
+    from pulumi_copyai.audit import Report, write_import_file
+    from pulumi_copyai.model import Webhook
+
+    hooks = [Webhook("id-secret", "https://hooks.example.com/payroll/alerts?token=t0k", "workflowRun.started", None),
+             Webhook("id-plain", "https://hooks.example.com/team/done", "workflowRun.completed", None),
+             Webhook("id-managed", "https://hooks.example.com/x", "workflowRun.failed", None)]
+    report = Report(orphans=[{"id": "id-secret", "url": "[secret]"},
+                             {"id": "id-plain", "url": "https://hooks.example.com/team/done"}])
+    out = tmp_path / "import.json"
+    assert write_import_file(out, hooks, report) == 2
+    written = out.read_text()
+    assert json.loads(written)["resources"] == [
+        {"type": "copyai:index:Webhook", "name": "secret-started", "id": "id-secret"},
+        {"type": "copyai:index:Webhook", "name": "team-done-completed", "id": "id-plain"},
+    ]
+    assert "payroll" not in written and "alerts" not in written

@@ -150,9 +150,8 @@ def write_import_file(path: Path, hooks: list[Webhook], report: Report) -> int:
     from .lookup import import_names
 
     shown = {o["id"]: o["url"] for o in report.orphans}
-    orphans = [h if shown[h.id] != "[secret]" else Webhook(h.id, "https://secret/", h.event_type, h.workflow_id)
-               for h in hooks if h.id in shown]
-    names = import_names(orphans)
+    orphans = [h for h in hooks if h.id in shown]
+    names = import_names(orphans, secret_ids={i for i, url in shown.items() if url == "[secret]"})
     resources = [{"type": "copyai:index:Webhook", "name": names[h.id], "id": h.id} for h in orphans]
     path.write_text(json.dumps({"resources": resources}, indent=2) + "\n")
     return len(resources)

@@ -8,7 +8,7 @@ pages through the lifecycle's snapshot and retry rules, as a refresh reads it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -59,15 +59,16 @@ def get_webhooks(lifecycle: Lifecycle, where: Filter = Filter(), deadline: float
     return [hook for hook in lifecycle.listing(deadline) if where.admits(hook)]
 
 
-def import_names(hooks: Iterable[Webhook]) -> dict[str, str]:
+def import_names(hooks: Iterable[Webhook], secret_ids: Collection[str] = ()) -> dict[str, str]:
     """A readable, unique Pulumi resource name for each webhook (id -> name): the url's path segments
-    and the event type, e.g. `copyai-v1-completed`; a token-like segment or a url that may hold a
-    credential contributes nothing of itself."""
+    and the event type, e.g. `copyai-v1-completed`; a token-like segment contributes nothing of itself,
+    and the url of a webhook in `secret_ids` (one a stack keeps secret) nothing at all (`secret-started`)."""
     names: dict[str, str] = {}
     taken: set[str] = set()
     for hook in hooks:
         parts = urlsplit(hook.url)
-        segments = [s for s in parts.path.split("/") if s and not TOKEN_SEGMENT.match(s)]
+        segments = ["secret"] if hook.id in secret_ids else \
+            [s for s in parts.path.split("/") if s and not TOKEN_SEGMENT.match(s)]
         base = "-".join([*segments[-3:], hook.event_type.split(".")[-1]]).lower()
         base = re.sub(r"[^a-z0-9]+", "-", base).strip("-") or "webhook"
         name, n = base, 2
