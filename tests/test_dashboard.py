@@ -95,6 +95,19 @@ def test_only_loopback_clients_see_the_dashboard() -> None:
                             timeout=5).status_code == 200  # the API itself answers wherever it is bound
 
 
+def test_a_site_whose_name_resolves_to_loopback_gets_nothing() -> None:
+    """DNS rebinding: a page of evil.example, its name now pointing at 127.0.0.1, is same-origin with itself."""
+    with Emulator() as emu:
+        emu.arm("status", status=503, count=5)
+        page = requests.get(emu.url + "/", headers={"Host": f"evil.example:{emu.port}"}, timeout=5)
+        assert page.status_code == 403 and "loopback address or localhost" in page.text
+        form = requests.post(emu.url + "/dashboard/faults/disarm", timeout=5, allow_redirects=False,
+                             headers={"Host": f"evil.example:{emu.port}", "Origin": f"http://evil.example:{emu.port}"})
+        assert form.status_code == 403 and len(emu.admin("GET", "/faults")["faults"]) == 1
+        for host in (f"localhost:{emu.port}", f"127.0.0.1:{emu.port}", f"[::1]:{emu.port}"):
+            assert requests.get(emu.url + "/", headers={"Host": host}, timeout=5).status_code == 200, host
+
+
 def test_bad_form_input_is_named_and_starts_nothing() -> None:
     with Emulator(credits=0) as emu:
         bad = requests.post(emu.url + "/dashboard/runs", data={"workflow_id": "nope"}, timeout=5)

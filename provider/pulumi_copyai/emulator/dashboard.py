@@ -7,9 +7,10 @@
   `/dashboard/quirks/{name}`: the forms (urlencoded), each answered with a redirect back to `/`;
 - `GET /_admin/overview`: the same view as JSON.
 
-Like the admin routes they need no key, so they answer loopback clients only (403 otherwise), and a form
-posted from another site (an `Origin` or `Sec-Fetch-Site` saying so) is refused: a page elsewhere cannot
-drive the emulator through the browser.
+Like the admin routes they need no key, so they answer loopback clients only, asking for a loopback address
+or `localhost` (403 otherwise: a site whose name resolves to 127.0.0.1 gets nothing), and a form posted from
+another site (an `Origin` or `Sec-Fetch-Site` saying so) is refused: a page elsewhere cannot drive the
+emulator through the browser.
 """
 
 from __future__ import annotations
@@ -48,7 +49,11 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",  # "no-referrer" would make the browser send `Origin: null` with forms
     "Cache-Control": "no-store",
 }
+#: Host names a browser uses for the emulator on this machine. Any other Host (a name of another site that
+#: resolves to 127.0.0.1: DNS rebinding) is refused, or that site's scripts could read and drive the dashboard.
+_LOCAL_HOSTS = ("localhost", "localhost.")
 
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class RunRefused(Exception):
@@ -59,12 +64,18 @@ class RunRefused(Exception):
 RunStarter = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 
-def _loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+def _is_loopback(host: str) -> bool:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _local(request: Request) -> bool:
+    """A loopback client that asked for the emulator by a loopback address or `localhost`."""
+    client = request.client.host if request.client else ""
+    host = (request.url.hostname or "").lower()
+    return _is_loopback(client) and (_is_loopback(host) or host in _LOCAL_HOSTS)
 
 
 def _same_site(request: Request) -> bool:
@@ -78,13 +89,13 @@ def _same_site(request: Request) -> bool:
     return urlsplit(origin)._replace(path="").geturl() == own._replace(path="", query="", fragment="").geturl()
 
 
-def _guarded(endpoint: Callable[[Request], Awaitable[Response]], form: bool = False) -> Callable[[Request],
-                                                                                                Awaitable[Response]]:
+def _guarded(endpoint: Endpoint, form: bool = False) -> Endpoint:
     async def route(request: Request) -> Response:
-        if not _loopback(request):
-            return PlainTextResponse("The emulator's dashboard answers loopback clients only (it shows payloads "
-                                     "and controls faults); open it on the emulator's machine or through an SSH "
-                                     "tunnel.", status_code=403)
+        if not _local(request):
+            return PlainTextResponse("The emulator's dashboard answers loopback clients only, at a loopback address "
+                                     "or localhost (it shows payloads and controls faults); open it on the "
+                                     "emulator's machine, e.g. http://127.0.0.1:PORT/, or through an SSH tunnel.",
+                                     status_code=403)
         if form and not _same_site(request):
             return PlainTextResponse("A form of the dashboard was posted from another site; refused.",
                                      status_code=403)
