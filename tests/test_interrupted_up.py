@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -92,17 +91,10 @@ def test_sigkill_mid_up_then_recover_converges(emu: Emulator, new_stack: Callabl
     assert not stack.export()["deployment"].get("pending_operations")
     kept = stack.webhook_ids()
     left = {h["id"] for h in emu.webhooks()} - kept
-    if left:
-        # Rarely (once in many loaded runs) a webhook of the killed run is at the API with nothing in the
-        # state or the journal to prove whose it is: recover leaves it, and the audit reports it as an
-        # orphan, the documented next step deleting it. Never silently: it must be in the audit's orphans.
-        audit = subprocess.run(["copyai-audit", "--json"], cwd=stack.work_dir, text=True, capture_output=True,
-                               env={**os.environ, **stack.env}, check=False)
-        orphans = {o["id"] for o in json.loads(audit.stdout)["orphans"]}
-        assert left <= orphans, f"unreported leftovers {left - orphans}; pending before: {pending}\n{recover.stdout}"
-        cleaned = subprocess.run(["copyai-audit", "--delete-orphans", "--yes"], cwd=stack.work_dir, text=True,
-                                 capture_output=True, env={**os.environ, **stack.env}, check=False)
-        assert cleaned.returncode in (0, 1), cleaned.stderr
+    # A webhook the engine saw answered (its id saved in the pending create) is this run's too: before recover
+    # read those ids as "recorded by a stack", cleared the pending creates and left the webhooks as orphans
+    # (about once in 12 runs on loaded cores).
+    assert not left, f"leftovers {left}; pending before: {pending}\n{recover.stdout}"
     assert kept == {h["id"] for h in emu.webhooks()}, (
         f"every webhook left at the API is in the state; pending before: {pending}\n{recover.stdout}")
 

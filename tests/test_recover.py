@@ -99,3 +99,28 @@ def test_plan_attributes_one_webhook_per_twin() -> None:
                                                           creating(resource("b", url=URL))]}
     result = plan(deployment, [hook("w-1"), hook("w-2")], [entry(URL), entry(URL)])
     assert sorted(w for _, w in result.removes) == ["w-1", "w-2"]
+
+
+def test_plan_removes_what_the_engine_saved_as_answered_in_a_pending_create() -> None:
+    """Killed after the engine saved the provider's answer in the pending create, before it became a resource:
+    the id in the pending operation is the webhook this create registered (seen in a loaded SIGKILL run)."""
+    answered = {**resource("hook", url=URL), "id": "w-1", "outputs": {"url": URL}}
+    deployment = {"resources": [], "pending_operations": [creating(answered)]}
+    result = plan(deployment, [hook("w-1")], [entry(URL)])  # its journal entry never settled
+    assert result.removes == [(f"urn:pulumi:s::p::{DYNAMIC}::hook", "w-1")] and result.left == []
+
+
+def test_plan_does_not_spend_an_answered_creates_journal_entry_on_a_look_alike() -> None:
+    answered = {**resource("hook", url=URL), "id": "w-1", "outputs": {"url": URL}}
+    deployment = {"resources": [], "pending_operations": [creating(answered), creating(resource("twin", url=URL))]}
+    # one POST in flight in the journal: the answered one's. w-2 appeared since, made by someone else
+    result = plan(deployment, [hook("w-1"), hook("w-2")], [entry(URL)])
+    assert result.removes == [(f"urn:pulumi:s::p::{DYNAMIC}::hook", "w-1")]
+    assert [w for _, w, _ in result.left] == ["w-2"]
+
+
+def test_plan_never_removes_an_answered_id_another_stack_records() -> None:
+    answered = {**resource("hook", url=URL), "id": "w-x", "outputs": {"url": URL}}
+    deployment = {"resources": [], "pending_operations": [creating(answered)]}
+    result = plan(deployment, [hook("w-x")], [entry(URL)], recorded={"w-x"})
+    assert result.removes == [] and result.clears == [f"urn:pulumi:s::p::{DYNAMIC}::hook"]

@@ -95,6 +95,7 @@ def plan(deployment: dict[str, Any], hooks: list[Webhook], entries: list[journal
     at_api = {h.id: h for h in hooks}
     result = Plan()
     groups: dict[tuple[str, str, str | None], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    answered: dict[tuple[str, str, str | None], int] = defaultdict(int)  # creates the engine saw answered, by key
     for op in deployment.get("pending_operations") or []:
         res = op.get("resource") or {}
         if op.get("type") != "creating":
@@ -105,21 +106,34 @@ def plan(deployment: dict[str, Any], hooks: list[Webhook], entries: list[journal
             continue
         result.clears.append(res["urn"])
         inputs = _inputs(res)
-        if not inputs["import_id"]:  # an adoption: the webhook existed before and stays
-            groups[_key(inputs)].append((res["urn"], inputs))
+        if inputs["import_id"]:  # an adoption: the webhook existed before and stays
+            continue
+        registered = res.get("id")
+        if registered:
+            # The engine itself saved the provider's answer in the pending create before the kill: the best
+            # evidence there is. That webhook is this create's (unless a resource of a stack records it).
+            answered[_key(inputs)] += 1
+            if registered in at_api and registered not in recorded:
+                result.removes.append((res["urn"], registered))
+            continue
+        groups[_key(inputs)].append((res["urn"], inputs))
+    taken = {webhook_id for _, webhook_id in result.removes}
     for key, creates in groups.items():
         urns = {urn for urn, _ in creates}
         mine = [e for e in entries if e.settled in (None, "registered", "adopted")
                 and (e.key.get("url"), e.key.get("eventType"), e.key.get("workflowId")) == key
                 and (e.urn is None or e.urn in urns)]
         looks = [h for h in hooks if journal.url_digest(h.url) == key[0] and h.event_type == key[1]
-                 and (h.workflow_id or None) == key[2] and h.id not in recorded]
+                 and (h.workflow_id or None) == key[2] and h.id not in recorded and h.id not in taken]
         proven = {e.webhook for e in mine if e.settled in ("registered", "adopted") and e.webhook in at_api
-                  and e.webhook not in recorded}
+                  and e.webhook not in recorded and e.webhook not in taken}
         in_flight = [e for e in mine if e.settled is None]
+        # journal entries of the same key may belong to the creates the engine saw answered (a dynamic
+        # provider's entries carry no URN): those POSTs are accounted for, not still in flight
+        unaccounted = max(0, len(in_flight) - answered[key])
         before = {i for e in in_flight for i in e.existing}
         newer = [h.id for h in looks if h.id not in proven and h.id not in before]
-        attributed = sorted(proven) + (newer if newer and len(newer) <= len(in_flight) else [])
+        attributed = sorted(proven) + (newer if newer and len(newer) <= unaccounted else [])
         for i, webhook_id in enumerate(attributed):
             result.removes.append((creates[min(i, len(creates) - 1)][0], webhook_id))
         for hook in looks:
@@ -235,7 +249,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     settings = Settings.resolve(pulumi.config())
     try:
-        recorded = read_backend(cwd=args.cwd).owned_ids()  # every stack of the backend: never theirs
+        # every stack of the backend: never theirs; but not this stack's own pending creates, which this
+        # recovery clears (their ids are what the interrupted run registered)
+        ours = {(str(op["resource"].get("urn")), op["resource"].get("id"))
+                for op in deployment.get("pending_operations") or []
+                if op.get("type") == "creating" and (op.get("resource") or {}).get("id")}
+        recorded = {w.id for w in read_backend(cwd=args.cwd).webhooks()
+                    if w.id and not (w.pending == "creating" and (w.urn, w.id) in ours)}
     except BackendError as exc:
         raise SystemExit(f"copyai-recover: {exc}; nothing was changed") from None
     try:
