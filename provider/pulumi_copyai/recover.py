@@ -251,11 +251,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # every stack of the backend: never theirs; but not this stack's own pending creates, which this
         # recovery clears (their ids are what the interrupted run registered)
-        ours = {(str(op["resource"].get("urn")), op["resource"].get("id"))
-                for op in deployment.get("pending_operations") or []
-                if op.get("type") == "creating" and (op.get("resource") or {}).get("id")}
-        recorded = {w.id for w in read_backend(cwd=args.cwd).webhooks()
-                    if w.id and not (w.pending == "creating" and (w.urn, w.id) in ours)}
+        ours = {str((op.get("resource") or {}).get("urn")) for op in deployment.get("pending_operations") or []
+                if op.get("type") == "creating"}
+        recorded = read_backend(cwd=args.cwd).owned_ids(clearing=ours)
     except BackendError as exc:
         raise SystemExit(f"copyai-recover: {exc}; nothing was changed") from None
     try:

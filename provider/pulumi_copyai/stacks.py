@@ -37,7 +37,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,10 +150,11 @@ class Backend:
         """Every webhook record of every stack read (pending creates included)."""
         return [w for s in self.stacks for w in s.webhooks]
 
-    def owned_ids(self) -> set[str]:
+    def owned_ids(self, clearing: Collection[str] = ()) -> set[str]:
         """The ids of the webhooks that any stack read records (resources marked for deletion and
-        pending operations included)."""
-        return {w.id for w in self.webhooks() if w.id}
+        pending operations included), except the pending creates of the URNs in `clearing` (those a
+        recovery is about to clear: their ids record nothing once it has)."""
+        return {w.id for w in self.webhooks() if w.id and not (w.pending == "creating" and w.urn in clearing)}
 
     def owners(self, webhook_id: str) -> list[Recorded]:
         """The records of one webhook id (more than one: declared in several stacks, or replaced)."""

@@ -44,7 +44,6 @@ log = logging.getLogger("copyai-emulator")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-FAIL_VARIABLE = openapi.FAIL_VARIABLE
 CREDIT_LIMIT_EVENT = "workflowCreditLimit.reached"
 #: Pages beyond this read as empty (keeps OFFSET within SQLite's 64-bit integers).
 _MAX_PAGE = 10**15
@@ -317,7 +316,7 @@ def create_app(
         await deliverer.deliver(await targets("workflowRun.started", workflow_id),
                                 {"type": "workflowRun.started", **base, "result": {}})
         await asyncio.sleep(run_seconds)
-        failed = variables.get(FAIL_VARIABLE) == "failed"
+        failed = variables.get(openapi.FAIL_VARIABLE) == "failed"
         output = None if failed else {"summary": f"emulated output for {json.dumps(variables, sort_keys=True)}"}
         await db(store.finish_run, run_id, "FAILED" if failed else "COMPLETE", output)
         event = "workflowRun.failed" if failed else "workflowRun.completed"

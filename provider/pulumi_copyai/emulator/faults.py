@@ -149,9 +149,9 @@ class Fault:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         unknown = sorted(set(body) - set(cls.public_fields()) - {"mode"})
-        settable = [f for f in cls.public_fields()[1:] if f not in ("hits", "id")]
+        settable = [f for f in cls.public_fields() if f not in ("mode", "hits", "id")]  # hits and id: the injector's
         _check(not unknown, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(settable)}")
-        known = {k: v for k, v in body.items() if k in cls.public_fields() and k not in ("hits", "id")}
+        known = {k: v for k, v in body.items() if k == "mode" or k in settable}
         if "status" not in known and mode in _DEFAULT_STATUS:
             known["status"] = _DEFAULT_STATUS[mode]
         _check(known.get("count") is None or (isinstance(known["count"], int) and not isinstance(known["count"], bool)

@@ -53,33 +53,33 @@ class Sources:
     credits: Callable[[], dict[str, Any]]
 
 
+#: The settings a fault's row shows, in order, each when its test (mode, value) holds: those that differ from
+#: the defaults or matter for the mode.
+_SHOWN_SETTINGS: dict[str, Callable[[str, Any], bool]] = {
+    "status": lambda mode, _: mode in ("status", "answer", "redirect"),
+    "retry_after": lambda _, value: value is not None,
+    "seconds": lambda mode, value: bool(value) and mode != "outage",
+    "count": lambda _, value: value is not None,
+    "probability": lambda _, value: value != 1.0,
+    "after": lambda _, value: bool(value),
+    "methods": lambda _, value: bool(value),
+    "path_prefix": lambda _, value: value != "/api/",
+    "rate": lambda mode, _: mode == "rate_limit",
+    "burst": lambda mode, _: mode == "rate_limit",
+    "refuse": lambda _, value: bool(value),
+    "size": lambda mode, _: mode == "oversized",
+    "commit": lambda _, value: bool(value),
+    "location": lambda mode, _: mode == "redirect",
+    "body": lambda mode, _: mode == "answer",
+    "remaining_seconds": lambda mode, _: mode == "outage",
+}
+
+
 def _fault(fault: dict[str, Any]) -> dict[str, Any]:
     """A fault as the view shows it: its mode, id, hits and the settings that differ from the defaults."""
     mode = fault["mode"]
-    settings: dict[str, Any] = {}
-    for name in ("status", "retry_after", "seconds", "count", "probability", "after", "methods", "path_prefix",
-                 "rate", "burst", "refuse", "size", "commit", "location", "body", "remaining_seconds"):
-        value = fault.get(name)
-        shown = {
-            "status": mode in ("status", "answer", "redirect"),
-            "retry_after": value is not None,
-            "seconds": bool(value) and mode != "outage",
-            "count": value is not None,
-            "probability": value != 1.0,
-            "after": bool(value),
-            "methods": bool(value),
-            "path_prefix": value != "/api/",
-            "rate": mode == "rate_limit",
-            "burst": mode == "rate_limit",
-            "refuse": bool(value),
-            "size": mode == "oversized",
-            "commit": bool(value),
-            "location": mode == "redirect",
-            "body": mode == "answer",
-            "remaining_seconds": mode == "outage",
-        }[name]
-        if shown:
-            settings[name] = mask_url(str(value)) if name == "location" else value
+    settings = {name: mask_url(str(fault.get(name))) if name == "location" else fault.get(name)
+                for name, shown in _SHOWN_SETTINGS.items() if shown(mode, fault.get(name))}
     spent = fault.get("count") == 0  # a counted fault that has fired its last time (kept for its hits)
     return {"id": fault["id"], "mode": mode, "hits": fault["hits"], "spent": spent, "settings": settings}
 
