@@ -31,29 +31,8 @@ find_chromium || status=$?
 [ "$status" -eq 0 ] && exit 0
 [ "$status" -eq 2 ] && exit 1
 
-command -v apt-get >/dev/null 2>&1 || {
-  log "Chromium not found, and there is no apt-get to install it: install Chromium (or Google Chrome) and set"
-  log "COPYAI_CHROMIUM to its executable"
-  exit 1
-}
-if [ "$(id -u)" -eq 0 ]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root=(sudo -n)
-else
-  log "Chromium not found; installing it needs root: run 'sudo apt-get install -y chromium' (or this script as"
-  log "root), or set COPYAI_CHROMIUM to a Chromium executable"
-  exit 1
-fi
-
-apt_install() {
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
-}
-log "Chromium not found; installing Debian's chromium package (a minute or two)"
-if ! apt_install chromium; then
-  log "apt-get install failed; refreshing the package lists and retrying"
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
-  apt_install chromium || { log "could not install chromium with apt-get (see the output above)"; exit 1; }
-fi
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "$0")/lib/apt-install.sh"
+apt_install_first "Chromium" "set COPYAI_CHROMIUM to a Chromium executable" chromium || exit 1
 
 find_chromium || { log "installed chromium, yet no chromium executable is on PATH"; exit 1; }

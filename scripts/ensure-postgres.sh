@@ -40,32 +40,9 @@ find_bindir || status=$?
 [ "$status" -eq 0 ] && exit 0
 [ "$status" -eq 2 ] && exit 1
 
-command -v apt-get >/dev/null 2>&1 || {
-  log "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found, and there is no apt-get to install them:"
-  log "install PostgreSQL 15's server package, or set PG_BINDIR to the directory that holds them"
-  exit 1
-}
-if [ "$(id -u)" -eq 0 ]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root=(sudo -n)
-else
-  log "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; installing them needs root:"
-  log "run 'sudo apt-get install -y postgresql-15' (or this script as root), or set PG_BINDIR"
-  exit 1
-fi
-
-apt_install() {
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
-}
-log "PostgreSQL server binaries not found; installing Debian's postgresql-15 package"
-if ! apt_install postgresql-15 && ! apt_install postgresql; then
-  log "apt-get install failed; refreshing the package lists and retrying"
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
-  apt_install postgresql-15 || apt_install postgresql || {
-    log "could not install PostgreSQL's server package with apt-get (see the output above)"
-    exit 1
-  }
-fi
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "$0")/lib/apt-install.sh"
+apt_install_first "PostgreSQL server binaries (initdb, pg_ctl, postgres)" \
+  "set PG_BINDIR to the directory that holds them" --no-install-recommends postgresql-15 postgresql || exit 1
 
 find_bindir || { log "installed PostgreSQL, yet initdb, pg_ctl and postgres are still not found"; exit 1; }
