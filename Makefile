@@ -30,16 +30,20 @@ emulator-stop:
 # Test files run side by side on TEST_WORKERS pytest-xdist workers (a file stays on one worker): an engine test
 # spends most of its time waiting, so 3 workers on 2 cores take well under half the time of one. TEST_WORKERS=0
 # runs them one after the other in this process.
+# Tests marked `serial` hold a measured time to a bound: they run after the others, alone, so that other tests
+# do not share their cores.
 TEST_WORKERS ?= 3
 PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+NOT_OPT_IN = not live and not release
 
 test: bootstrap-test
-	@$(ENV) ruff check . && mypy && pytest $(PYTEST_PARALLEL)
+	@$(ENV) ruff check . && mypy && pytest $(PYTEST_PARALLEL) -m "not serial and $(NOT_OPT_IN)" \
+		&& pytest -p no:xdist -m "serial and $(NOT_OPT_IN)"
 
 # The fast lane: lint, types and every test that does not run the pulumi CLI (the `engine` marker).
 .PHONY: test-fast
 test-fast: bootstrap-test
-	@$(ENV) ruff check . && mypy && pytest $(PYTEST_PARALLEL) -m "not engine and not live and not release"
+	@$(ENV) ruff check . && mypy && pytest $(PYTEST_PARALLEL) -m "not engine and $(NOT_OPT_IN)"
 
 lint: bootstrap-test
 	@$(ENV) ruff check . && mypy

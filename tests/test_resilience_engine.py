@@ -117,6 +117,7 @@ def test_the_api_process_killed_and_restarted_mid_up(api: Emulator, tmp_path: Pa
     exactly(api, p, 100)
 
 
+@pytest.mark.serial  # a time bound: measured on cores no other test shares
 @pytest.mark.parametrize("front_door", ["dyn", "pkg"])
 def test_200_webhooks_under_20_requests_per_second(api: Emulator, tmp_path: Path, front_door: str) -> None:
     p = project(tmp_path, api, front_door, 200)
